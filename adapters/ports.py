@@ -1,0 +1,269 @@
+"""The ports the pipeline is written against: bus, hot store, archive.
+
+Each port is a small ``Protocol``; bindings (``adapters.bus.kafka``,
+``adapters.hot.mongo``, ...) satisfy it structurally. Docstrings state the
+guarantees every binding must keep; ``tests/contract`` checks them against
+every binding a run has.
+
+Every method may raise :class:`adapters.errors.TransientError` (retry) or
+:class:`adapters.errors.TerminalError` (do not retry); no SDK exception
+crosses a port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+# --------------------------------------------------------------------------- bus
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One message as read back from a bus.
+
+    ``publish_time_ms`` is when the bus accepted the message (Kafka's record
+    timestamp, never the event's own time). ``partition``/``offset`` locate
+    it in the bus, so dead letters can point at their source.
+    """
+
+    value: bytes
+    key: bytes | None = None
+    partition: int = 0
+    offset: int = 0
+    publish_time_ms: int = 0
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What a ``flush`` achieved: counts of acknowledged and failed messages."""
+
+    delivered: int
+    failed: tuple[tuple[bytes, str], ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when every message published since the last flush was acknowledged."""
+        return not self.failed
+
+
+@runtime_checkable
+class BusPublisher(Protocol):
+    """Publishes messages to one topic/stream.
+
+    Guarantees: at-least-once; per-key ordering (messages with one key go to
+    one partition in publish order); on Kafka the producer is idempotent, so
+    its own retries never duplicate a message. ``publish`` may buffer:
+    delivery is known only after ``flush``, which reports every message that
+    failed instead of dropping it.
+    """
+
+    def publish(
+        self, value: bytes, key: bytes | None = None, headers: Mapping[str, bytes] | None = None
+    ) -> None:
+        """Queue one message. Raises ``TransientError`` when the local buffer stays full."""
+        ...
+
+    def flush(self, timeout_s: float = 30.0) -> DeliveryReport:
+        """Wait for every queued message to be acknowledged or to fail.
+
+        Raises ``TransientError`` when the timeout passes with messages still in
+        flight (they are still queued and may yet be delivered).
+        """
+        ...
+
+    def close(self) -> None:
+        """Flush what is queued and release the connection."""
+        ...
+
+
+@runtime_checkable
+class BusReader(Protocol):
+    """Reads one topic/stream from the beginning (or the group's committed position).
+
+    Used by tools and tests (read-back, dead-letter triage); the streaming job
+    reads through Spark instead. Guarantees at-least-once delivery within a
+    group: a message is delivered again after a restart until ``commit`` is called.
+    """
+
+    def read(self, max_messages: int = 500, timeout_s: float = 1.0) -> list[BusMessage]:
+        """Return up to ``max_messages``, waiting at most ``timeout_s`` for the first."""
+        ...
+
+    def commit(self) -> None:
+        """Record that everything returned so far has been processed."""
+        ...
+
+    def close(self) -> None:
+        """Leave the group and release the connection."""
+        ...
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """One topic (Kafka), stream (Kinesis) or topic+subscription (Pub/Sub)."""
+
+    url: str
+    topic: str
+
+    def ensure(self, partitions: int = 1) -> None:
+        """Create the topic if missing; idempotent. Never shrinks an existing one."""
+        ...
+
+    def partitions(self) -> int:
+        """Number of partitions (shards) of the topic. Raises ``TerminalError`` if it is missing."""
+        ...
+
+    def publisher(self) -> BusPublisher:
+        """A new publisher for this topic."""
+        ...
+
+    def reader(self, group: str, from_beginning: bool = True) -> BusReader:
+        """A new reader in consumer group ``group``."""
+        ...
+
+    def ping(self, timeout_s: float = 5.0) -> float:
+        """Round-trip to the bus's metadata service; returns seconds taken."""
+        ...
+
+    def close(self) -> None:
+        """Release shared clients."""
+        ...
+
+
+# ----------------------------------------------------------------------- hot store
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """How many documents an ``upsert_many`` inserted and how many it matched."""
+
+    inserted: int
+    matched: int
+
+
+@runtime_checkable
+class HotStore(Protocol):
+    """A document store for recent, query-ready data (minute KPIs, sessions, health).
+
+    Guarantees: ``upsert_many`` is idempotent per key (the same documents
+    written twice leave the same state, never a second copy); reads see every
+    acknowledged write. Implementations use only operations that MongoDB,
+    DocumentDB, Atlas and FerretDB all support.
+    """
+
+    url: str
+
+    def ping(self, timeout_s: float = 5.0) -> float:
+        """Round-trip to the server; returns seconds taken."""
+        ...
+
+    def ensure_index(self, collection: str, fields: Sequence[str], *, unique: bool = False) -> None:
+        """Create an ascending compound index on ``fields`` if missing; idempotent."""
+        ...
+
+    def upsert_many(
+        self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
+    ) -> UpsertResult:
+        """Insert or update each document, matching on the ``key`` fields.
+
+        Fields present in a document replace the stored ones; fields absent are
+        left alone. One bulk request per call where the store allows it.
+        """
+        ...
+
+    def find_range(
+        self,
+        collection: str,
+        field: str,
+        start: Any = None,
+        end: Any = None,
+        *,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[Document]:
+        """Documents with ``start <= doc[field] < end`` (either bound optional), sorted on ``field``."""
+        ...
+
+    def latest(self, collection: str, field: str) -> Document | None:
+        """The document with the greatest ``field``, or None when the collection is empty."""
+        ...
+
+    def delete_before(self, collection: str, field: str, cutoff: Any) -> int:
+        """Delete documents with ``doc[field] < cutoff``; returns how many.
+
+        Retention is done this way, not with TTL indexes, because FerretDB and
+        DocumentDB's elastic clusters lack them.
+        """
+        ...
+
+    def drop(self, collection: str) -> None:
+        """Remove a collection and its indexes; no error when it does not exist."""
+        ...
+
+    def close(self) -> None:
+        """Release the client."""
+        ...
+
+
+# ------------------------------------------------------------------------- archive
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveWrite:
+    """What one ``Archive.write`` produced: files written and rows in them."""
+
+    files: tuple[str, ...]
+    rows: int
+
+
+@runtime_checkable
+class Archive(Protocol):
+    """Cold storage of Parquet datasets partitioned ``year=/month=/day=/hour=``.
+
+    Partitions come from a UTC timestamp column of the rows. Guarantees: a
+    write is idempotent per ``batch_id`` (writing the same batch again replaces
+    its files, never duplicates rows), and a reader never sees a half-written
+    file.
+    """
+
+    url: str
+
+    def write(
+        self, dataset: str, table: pa.Table, *, time_column: str, batch_id: str
+    ) -> ArchiveWrite:
+        """Write ``table`` under ``dataset``, one file per hour partition it touches."""
+        ...
+
+    def read(
+        self,
+        dataset: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        time_column: str | None = None,
+    ) -> pa.Table:
+        """Rows of the hour partitions overlapping ``[start, end)``, without partition columns.
+
+        With ``time_column`` the rows are also filtered exactly on
+        ``start <= time_column < end``. An empty table when nothing matches or
+        the dataset does not exist.
+        """
+        ...
+
+    def partitions(self, dataset: str) -> list[str]:
+        """Partition paths present, e.g. ``year=2026/month=11/day=25/hour=18``, sorted."""
+        ...
+
+    def delete_dataset(self, dataset: str) -> None:
+        """Remove a dataset entirely; no error when it does not exist."""
+        ...
