@@ -113,8 +113,13 @@ class Bus(Protocol):
     url: str
     topic: str
 
-    def ensure(self, partitions: int = 1) -> None:
-        """Create the topic if missing; idempotent. Never shrinks an existing one."""
+    def ensure(self, partitions: int = 1) -> int:
+        """Create the topic with ``partitions`` if missing; idempotent.
+
+        An existing topic is left as it is (re-partitioning would move keys
+        between partitions and break per-key order); returns the partition
+        count the topic has, so the caller can warn when it differs.
+        """
         ...
 
     def partitions(self) -> int:
@@ -131,6 +136,10 @@ class Bus(Protocol):
 
     def ping(self, timeout_s: float = 5.0) -> float:
         """Round-trip to the bus's metadata service; returns seconds taken."""
+        ...
+
+    def delete(self) -> None:
+        """Delete the topic and its messages; no error when it does not exist."""
         ...
 
     def close(self) -> None:
@@ -191,7 +200,7 @@ class HotStore(Protocol):
         limit: int | None = None,
         descending: bool = False,
     ) -> list[Document]:
-        """Documents with ``start <= doc[field] < end`` (either bound optional), sorted on ``field``."""
+        """Documents with ``start <= doc[field] < end`` (bounds optional), sorted on ``field``."""
         ...
 
     def latest(self, collection: str, field: str) -> Document | None:

@@ -17,7 +17,7 @@ import pytest
 def require_tcp(url: str, what: str) -> None:
     """Fail the test, naming the fix, when nothing listens at ``url``'s host:port."""
     parts = urlsplit(url)
-    host = (parts.hostname or "127.0.0.1")
+    host = parts.hostname or "127.0.0.1"
     port = parts.port or 0
     try:
         with socket.create_connection((host, port), timeout=3):

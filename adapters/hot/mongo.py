@@ -1,0 +1,276 @@
+"""The hot store on anything that speaks the MongoDB wire protocol.
+
+One binding serves MongoDB, Amazon DocumentDB, MongoDB Atlas and FerretDB, so
+it keeps to what all four support: ``$set`` upserts (one ``update`` command
+per batch), range finds with sort and limit, ``deleteMany``, plain and unique
+ascending indexes, ``drop``. No TTL indexes, transactions or aggregation.
+
+The URL is a standard connection string; its path names the database
+(``streamkit`` when empty) and its query options (``tls``, ``tlsCAFile``,
+``retryWrites=false`` for DocumentDB, timeouts, ...) go to the client as given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from adapters.errors import ConfigurationError, MissingExtraError, TerminalError, TransientError
+from adapters.ports import Document, UpsertResult
+from adapters.urls import mask_url, query_options
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+    from pymongo.collection import Collection
+    from pymongo.errors import OperationFailure
+
+DEFAULT_DATABASE = "streamkit"
+
+# Fail fast when the server is away: pymongo's defaults (30 s selection, no
+# socket timeout) would stall a streaming batch far beyond its trigger.
+# URL query options of the same name win.
+_CLIENT_DEFAULTS: dict[str, Any] = {
+    "serverSelectionTimeoutMS": 5000,
+    "connectTimeoutMS": 5000,
+    "socketTimeoutMS": 60000,
+    "appname": "streamkit",
+}
+
+# Server error codes that say "try again": shutdown, step-down, time limits.
+_TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435})
+
+
+class MongoHotStore:
+    """A :class:`adapters.ports.HotStore` on a MongoDB-wire server, through pymongo."""
+
+    def __init__(self, url: str) -> None:
+        """Create the client; no connection is made until the first call."""
+        try:
+            import pymongo
+        except ImportError as e:
+            raise MissingExtraError(package="pymongo", extra="local") from e
+        self.url = url
+        given = {k.lower() for k in query_options(url)}
+        defaults = {k: v for k, v in _CLIENT_DEFAULTS.items() if k.lower() not in given}
+        with self._errors("connect"):
+            # tz_aware: reads give aware UTC datetimes, equal to what was written.
+            self._client: MongoClient[Document] = pymongo.MongoClient(
+                url, tz_aware=True, tzinfo=UTC, **defaults
+            )
+            self.database = self._client.get_default_database(DEFAULT_DATABASE).name
+
+    def __repr__(self) -> str:
+        return f"MongoHotStore({mask_url(self.url)!r})"
+
+    def ping(self, timeout_s: float = 5.0) -> float:
+        """Round-trip a ``ping`` command; returns seconds taken."""
+        import pymongo
+
+        # A pymongo.timeout replaces the selection timeout, so keep the shorter one.
+        limit = min(timeout_s, self._client.options.server_selection_timeout)
+        started = time.perf_counter()
+        with self._errors("ping"), pymongo.timeout(limit):
+            self._client[self.database].command("ping")
+        return time.perf_counter() - started
+
+    def ensure_index(self, collection: str, fields: Sequence[str], *, unique: bool = False) -> None:
+        """Create an ascending compound index named like MongoDB's default name."""
+        if not fields:
+            msg = f"ensure_index on {collection!r} needs at least one field"
+            raise TerminalError(msg)
+        name = "_".join(f"{f}_1" for f in fields)
+        options: dict[str, Any] = {"unique": True} if unique else {}
+        with self._errors("ensure_index", collection):
+            self._coll(collection).create_index([(f, 1) for f in fields], name=name, **options)
+
+    def upsert_many(
+        self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
+    ) -> UpsertResult:
+        """Upsert with ``$set`` in one unordered ``bulk_write``.
+
+        Raises:
+            TerminalError: a document lacks a key field, or some documents would
+                duplicate a unique index (the others are written, as in any
+                unordered bulk).
+        """
+        from pymongo import UpdateOne
+        from pymongo.errors import BulkWriteError, OperationFailure
+
+        pairs = [(key_filter(d, key, collection), dict(d)) for d in documents]
+        if not pairs:
+            return UpsertResult(0, 0)
+        coll = self._coll(collection)
+        with self._errors("upsert_many", collection):
+            try:
+                result = coll.bulk_write(
+                    [UpdateOne(f, {"$set": d}, upsert=True) for f, d in pairs], ordered=False
+                )
+            except BulkWriteError as e:
+                errs = e.details.get("writeErrors", [])
+                if not errs or any(w.get("code") != 11000 for w in errs):
+                    raise
+                raise TerminalError(_clash_message(collection, [w["op"]["q"] for w in errs])) from e
+            except (KeyError, OperationFailure) as e:
+                # FerretDB ignores "ordered": it stops a batch at the first unique
+                # clash, then either omits "nModified" from the reply (pymongo
+                # raises KeyError) or fails the whole command. Redo the batch one
+                # document at a time (upserts are idempotent) to get unordered
+                # semantics and to learn which documents clash.
+                if not (e.args == ("nModified",) or _is_duplicate(e)):
+                    raise
+                return self._upsert_each(coll, pairs)
+        return UpsertResult(result.upserted_count, result.matched_count)
+
+    def _upsert_each(
+        self, coll: Collection[Document], pairs: list[tuple[dict[str, Any], Document]]
+    ) -> UpsertResult:
+        """Upsert one document per request, so a clash stops only its own document."""
+        from pymongo.errors import OperationFailure
+
+        inserted = matched = 0
+        clashes: list[Mapping[str, Any]] = []
+        for filter_, doc in pairs:
+            try:
+                one = coll.update_one(filter_, {"$set": doc}, upsert=True)
+            except OperationFailure as e:
+                if not _is_duplicate(e):
+                    raise
+                clashes.append(filter_)
+                continue
+            inserted += one.upserted_id is not None
+            matched += one.matched_count
+        if clashes:
+            raise TerminalError(_clash_message(coll.name, clashes))
+        return UpsertResult(inserted, matched)
+
+    def find_range(
+        self,
+        collection: str,
+        field: str,
+        start: Any = None,
+        end: Any = None,
+        *,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[Document]:
+        """Documents with ``start <= doc[field] < end``, sorted on ``field``, without ``_id``."""
+        if limit is not None and limit < 0:
+            msg = f"limit must be >= 0, not {limit}"
+            raise TerminalError(msg)
+        if limit == 0:  # Mongo reads limit 0 as "no limit"
+            return []
+        with self._errors("find_range", collection):
+            cursor = self._coll(collection).find(_range(field, start, end), {"_id": 0})
+            cursor = cursor.sort(field, -1 if descending else 1).limit(limit or 0)
+            return list(cursor)
+
+    def latest(self, collection: str, field: str) -> Document | None:
+        """The document with the greatest ``field``, or None."""
+        found = self.find_range(collection, field, limit=1, descending=True)
+        return found[0] if found else None
+
+    def delete_before(self, collection: str, field: str, cutoff: Any) -> int:
+        """Delete documents with ``doc[field] < cutoff``; returns how many."""
+        with self._errors("delete_before", collection):
+            return self._coll(collection).delete_many({field: {"$lt": cutoff}}).deleted_count
+
+    def drop(self, collection: str) -> None:
+        """Drop the collection and its indexes; a missing one is fine."""
+        with self._errors("drop", collection):
+            self._coll(collection).drop()
+
+    def close(self) -> None:
+        """Close the client; later calls raise ``TerminalError``."""
+        self._client.close()
+
+    def _coll(self, name: str) -> Collection[Document]:
+        with self._errors("collection", name):
+            return self._client[self.database][name]
+
+    @contextmanager
+    def _errors(self, op: str, collection: str = "") -> Iterator[None]:
+        """Translate pymongo and BSON errors into the port's two markers."""
+        from bson.errors import InvalidDocument
+        from pymongo import errors
+
+        where = f"{op} on {collection!r}" if collection else op
+        where = f"{where} at {mask_url(self.url)}"
+        try:
+            yield
+        except (errors.ConnectionFailure, errors.ExecutionTimeout, errors.WTimeoutError) as e:
+            msg = f"{where} failed, may pass on retry: {_reason(e)}"
+            raise TransientError(msg) from e
+        except errors.OperationFailure as e:
+            if _is_transient(e):
+                msg = f"{where} failed, may pass on retry: {_reason(e)}"
+                raise TransientError(msg) from e
+            msg = f"{where} was rejected: {_reason(e)}"
+            raise TerminalError(msg) from e
+        except errors.ConfigurationError as e:
+            msg = f"bad MongoDB URL or option in {mask_url(self.url)}: {e}"
+            raise ConfigurationError(msg) from e
+        except (errors.PyMongoError, InvalidDocument, OverflowError) as e:
+            msg = f"{where} failed: {_reason(e)}"
+            raise TerminalError(msg) from e
+
+
+def _is_transient(e: OperationFailure) -> bool:
+    from pymongo.errors import BulkWriteError
+
+    if isinstance(e, BulkWriteError):  # only write-concern errors: the writes may land later
+        return not e.details.get("writeErrors")
+    return e.code in _TRANSIENT_CODES or e.has_error_label("RetryableWriteError")
+
+
+def key_filter(doc: Mapping[str, Any], key: Sequence[str], collection: str) -> dict[str, Any]:
+    """The equality filter on ``doc``'s key fields; checks the fields the store relies on."""
+    if not key:
+        msg = f"upsert into {collection!r} needs at least one key field"
+        raise TerminalError(msg)
+    if missing := [k for k in key if k not in doc]:
+        msg = f"document for {collection!r} lacks key field {missing[0]!r}"
+        raise TerminalError(msg)
+    if bad := [f for f in doc if isinstance(f, str) and (f == "_id" or f[:1] == "$" or "." in f)]:
+        # "_id" belongs to the server; "$"/"." would be read as operators/paths by $set.
+        msg = f"document for {collection!r} has a field the store reserves: {bad[0]!r}"
+        raise TerminalError(msg)
+    return {k: doc[k] for k in key}
+
+
+def _range(field: str, start: Any, end: Any) -> dict[str, Any]:
+    # Without bounds "$ne: None" still skips documents lacking the field.
+    bounds: dict[str, Any] = {"$ne": None} if start is None and end is None else {}
+    if start is not None:
+        bounds["$gte"] = start
+    if end is not None:
+        bounds["$lt"] = end
+    return {field: bounds}
+
+
+def _is_duplicate(e: Exception) -> bool:
+    """A unique-index clash: MongoDB's code 11000, or FerretDB's SQLite constraint error."""
+    from pymongo.errors import OperationFailure
+
+    return isinstance(e, OperationFailure) and (
+        e.code == 11000 or (e.code == 1 and "UNIQUE constraint failed" in str(e))
+    )
+
+
+def _clash_message(collection: str, filters: Sequence[Mapping[str, Any]]) -> str:
+    return (
+        f"{len(filters)} document(s) for {collection!r} would duplicate a unique index; "
+        f"first with key {dict(filters[0])}"
+    )
+
+
+def _reason(e: BaseException) -> str:
+    """A one-line reason: the server's message without pymongo's "full error" dump."""
+    from pymongo.errors import BulkWriteError
+
+    if isinstance(e, BulkWriteError) and (errs := e.details.get("writeErrors")):
+        return f"{len(errs)} write error(s); first: {errs[0].get('errmsg', '')}"[:300]
+    text = str(e).split(", full error:")[0]
+    return text if len(text) <= 300 else f"{text[:300]}..."

@@ -1,0 +1,103 @@
+"""The one settings model, read from ``STREAMKIT_*`` environment variables.
+
+Read it through :func:`get_settings` (cached, lazy), never at import time, so
+tests and commands can set the environment first. Cloud credentials are not
+settings: each SDK's default chain supplies them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project checkout: the parent of the ``app`` package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_PLACEHOLDERS = ("changeme", "change-me", "placeholder", "<password>")
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "streamkit"
+
+
+class LocalStackSettings(BaseModel):
+    """How ``streamkit local up`` runs the native stack (``STREAMKIT_LOCAL__*``)."""
+
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = Field("768m", pattern=r"^\d+[mMgG]$")
+    mongo_server: Literal["auto", "ferretdb", "mongod"] = "auto"
+    start_timeout_s: float = Field(120.0, gt=0)
+    events_partitions: int = Field(3, ge=1)
+    deadletter_partitions: int = Field(1, ge=1)
+
+
+class SparkSettings(BaseModel):
+    """How the Spark session factory builds sessions (``STREAMKIT_SPARK__*``)."""
+
+    master: str = "local[2]"
+    shuffle_partitions: int = Field(2, ge=1)
+    driver_memory: str = Field("2g", pattern=r"^\d+[mMgG]$")
+    ui_enabled: bool = False
+    # Comma-separated jar paths or globs; empty means "resolve the Kafka
+    # connector from Maven Central into the cache" (the local default).
+    jars: str = ""
+
+
+class Settings(BaseSettings):
+    """Every knob of streamkit, with defaults that run the local stack."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMKIT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    bus_url: str = "kafka://127.0.0.1:9092/events_raw"
+    deadletter_url: str = "kafka://127.0.0.1:9092/events_deadletter"
+    # A secret: a production URL carries the database password.
+    hot_store_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/streamkit")
+    archive_url: str = ""  # default: <state_dir>/archive
+    checkpoint_dir: Path | None = None  # default: <state_dir>/checkpoints
+    state_dir: Path = PROJECT_ROOT / ".streamkit"
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    local: LocalStackSettings = Field(default_factory=LocalStackSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Settings:
+        self.state_dir = self.state_dir.expanduser().resolve()
+        self.cache_dir = self.cache_dir.expanduser().resolve()
+        if not self.archive_url:
+            self.archive_url = (self.state_dir / "archive").as_uri()
+        if self.checkpoint_dir is None:
+            self.checkpoint_dir = self.state_dir / "checkpoints"
+        if self.env != "development":
+            self._reject_placeholders()
+        return self
+
+    def _reject_placeholders(self) -> None:
+        secret = self.hot_store_url.get_secret_value().lower()
+        if any(p in secret for p in _PLACEHOLDERS):
+            msg = (
+                "STREAMKIT_HOT_STORE_URL still holds a placeholder password; "
+                f"set the real one (placeholders are accepted only when STREAMKIT_ENV=development, "
+                f"not {self.env!r})"
+            )
+            raise ValueError(msg)
+
+    @property
+    def checkpoints(self) -> Path:
+        """The checkpoint root, resolved (never None after validation)."""
+        assert self.checkpoint_dir is not None
+        return self.checkpoint_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()

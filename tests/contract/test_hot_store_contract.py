@@ -1,0 +1,322 @@
+"""One behavioural suite for every hot-store binding: memory always, MongoDB-wire on the stack.
+
+The MongoDB-wire server is the one of ``STREAMKIT_HOT_STORE_URL`` (FerretDB
+locally, MongoDB/DocumentDB/Atlas elsewhere); a missing server fails the
+``mongo`` tests, it never skips them. Each test writes only to collections
+named after a fresh uuid and drops them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from adapters import registry
+from adapters.errors import TerminalError, TransientError
+from adapters.hot import memory
+from adapters.hot.memory import MemoryHotStore
+from adapters.hot.mongo import MongoHotStore
+from adapters.ports import Document, HotStore, UpsertResult
+from tests.conftest import require_tcp
+
+pytestmark = pytest.mark.timeout(60)
+
+MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
+T0 = datetime(2026, 11, 25, 18, 0, 0, 123000, tzinfo=UTC)  # millisecond precision, as BSON keeps
+
+
+def with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` appended, whether or not it already has a query string."""
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+@dataclass
+class Hot:
+    """A store under test, its URL and a collection name of its own."""
+
+    kind: str
+    url: str
+    store: HotStore
+    coll: str = field(default_factory=lambda: f"contract_{uuid.uuid4().hex[:12]}")
+
+    def all(self, by: str = "id") -> list[Document]:
+        return self.store.find_range(self.coll, by)
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+def hot(request: pytest.FixtureRequest) -> Iterator[Hot]:
+    if request.param == "memory":
+        url = f"memory://contract-{uuid.uuid4().hex[:12]}"
+    else:
+        require_tcp(MONGO_URL, "the MongoDB-wire server")
+        url = MONGO_URL
+    h = Hot(request.param, url, registry.open_hot_store(url))
+    try:
+        yield h
+    finally:
+        h.store.drop(h.coll)
+        h.store.close()
+        if request.param == "memory":
+            memory.reset(MemoryHotStore(url).name)
+
+
+def kpis(n: int, **extra: Any) -> list[Document]:
+    return [{"id": i, "ts": T0 + timedelta(minutes=i), "orders": i * 10, **extra} for i in range(n)]
+
+
+# ---------------------------------------------------------------------- basics
+
+
+def test_ping_returns_seconds(hot: Hot) -> None:
+    took = hot.store.ping(timeout_s=5.0)
+    assert isinstance(took, float)
+    assert 0 <= took < 5
+
+
+def test_open_hot_store_picks_the_binding_by_scheme() -> None:
+    assert isinstance(registry.open_hot_store("memory://x"), MemoryHotStore)
+    store = registry.open_hot_store("mongodb://127.0.0.1:27017/streamkit")  # connects lazily
+    try:
+        assert isinstance(store, MongoHotStore)
+        assert isinstance(store, HotStore)
+    finally:
+        store.close()
+
+
+def test_mongo_database_comes_from_the_url_path() -> None:
+    for url, db in [
+        ("mongodb://127.0.0.1:27017/kpis?retryWrites=false", "kpis"),
+        ("mongodb://127.0.0.1:27017", "streamkit"),
+        ("mongodb://127.0.0.1:27017/", "streamkit"),
+    ]:
+        store = MongoHotStore(url)
+        assert store.database == db
+        store.close()
+
+
+def test_memory_stores_of_one_name_share_data() -> None:
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    writer, reader = MemoryHotStore(f"memory://{name}"), MemoryHotStore(f"memory://{name}")
+    other = MemoryHotStore(f"memory://{name}-other")
+    try:
+        writer.upsert_many("c", kpis(2), key=["id"])
+        assert len(reader.find_range("c", "id")) == 2
+        assert other.find_range("c", "id") == []
+    finally:
+        memory.reset(name)
+    assert reader.find_range("c", "id") == []
+
+
+# --------------------------------------------------------------------- upserts
+
+
+def test_upsert_inserts_then_updates_idempotently(hot: Hot) -> None:
+    docs = kpis(3)
+    assert hot.store.upsert_many(hot.coll, docs, key=["id"]) == UpsertResult(3, 0)
+    assert hot.store.upsert_many(hot.coll, docs, key=["id"]) == UpsertResult(0, 3)
+    assert hot.all() == docs
+    assert all("_id" not in d for d in hot.all())
+
+
+def test_upsert_of_nothing_is_a_no_op(hot: Hot) -> None:
+    assert hot.store.upsert_many(hot.coll, iter([]), key=["id"]) == UpsertResult(0, 0)
+    assert hot.all() == []
+
+
+def test_partial_update_keeps_absent_fields(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1, "a": 1, "b": "x"}], key=["id"])
+    result = hot.store.upsert_many(hot.coll, [{"id": 1, "b": "y", "c": None}], key=["id"])
+    assert result == UpsertResult(0, 1)
+    assert hot.all() == [{"id": 1, "a": 1, "b": "y", "c": None}]
+
+
+def test_compound_key_matches_on_every_field(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1, "shop": "a", "n": 1}], key=["id", "shop"])
+    result = hot.store.upsert_many(
+        hot.coll,
+        [{"id": 1, "shop": "b", "n": 2}, {"id": 1, "shop": "a", "n": 3}],
+        key=["id", "shop"],
+    )
+    assert result == UpsertResult(1, 1)
+    assert sorted((d["shop"], d["n"]) for d in hot.all()) == [("a", 3), ("b", 2)]
+
+
+def test_missing_key_field_is_terminal_and_writes_nothing(hot: Hot) -> None:
+    with pytest.raises(TerminalError, match="'ts'"):
+        hot.store.upsert_many(hot.coll, [{"id": 1, "ts": T0}, {"id": 2}], key=["id", "ts"])
+    assert hot.all() == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": 1, "x": Decimal("1.5")},  # no BSON type without a codec
+        {"id": 1, "x": 2**63},  # beyond BSON's 64-bit ints
+        {"id": 1, "x": {2: "non-string key"}},
+        {"id": 1, "_id": "mine"},  # the server's field
+        {"id": 1, "a.b": 1},  # $set would read it as a path
+    ],
+    ids=["decimal", "int65", "int-key", "_id", "dotted"],
+)
+def test_documents_the_store_cannot_hold_are_terminal(hot: Hot, bad: Document) -> None:
+    with pytest.raises(TerminalError):
+        hot.store.upsert_many(hot.coll, [{"id": 0}, bad], key=["id"])
+    assert hot.all() == []
+
+
+def test_a_closed_store_refuses_calls(hot: Hot) -> None:
+    other = registry.open_hot_store(hot.url)
+    other.close()
+    with pytest.raises(TerminalError):
+        other.find_range(hot.coll, "id")
+
+
+def test_reads_return_copies(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1, "tags": ["a"], "m": {"k": 1}}], key=["id"])
+    got = hot.all()[0]
+    got["tags"].append("b")
+    got["m"]["k"] = 2
+    assert hot.all() == [{"id": 1, "tags": ["a"], "m": {"k": 1}}]
+
+
+# --------------------------------------------------------------------- indexes
+
+
+def test_unique_index_rejects_a_second_document(hot: Hot) -> None:
+    hot.store.ensure_index(hot.coll, ["sku"], unique=True)
+    hot.store.ensure_index(hot.coll, ["sku"], unique=True)  # idempotent
+    hot.store.upsert_many(hot.coll, [{"id": 1, "sku": "a"}, {"id": 2, "sku": "b"}], key=["id"])
+
+    # A new document with a taken value: refused, the rest of the batch written.
+    with pytest.raises(TerminalError, match="unique"):
+        hot.store.upsert_many(hot.coll, [{"id": 3, "sku": "a"}, {"id": 4, "sku": "d"}], key=["id"])
+    # An update to a taken value: refused, the document unchanged.
+    with pytest.raises(TerminalError, match="unique"):
+        hot.store.upsert_many(hot.coll, [{"id": 2, "sku": "a"}], key=["id"])
+    # Re-writing a document's own value is no clash.
+    assert hot.store.upsert_many(hot.coll, [{"id": 1, "sku": "a", "n": 1}], key=["id"]) == (
+        UpsertResult(0, 1)
+    )
+    assert hot.all() == [
+        {"id": 1, "sku": "a", "n": 1},
+        {"id": 2, "sku": "b"},
+        {"id": 4, "sku": "d"},
+    ]
+
+
+def test_unique_index_over_duplicates_fails(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1, "sku": "a"}, {"id": 2, "sku": "a"}], key=["id"])
+    with pytest.raises(TerminalError):
+        hot.store.ensure_index(hot.coll, ["sku"], unique=True)
+    hot.store.ensure_index(hot.coll, ["sku", "id"], unique=True)  # compound: no duplicates
+
+
+def test_drop_removes_documents_and_indexes(hot: Hot) -> None:
+    hot.store.ensure_index(hot.coll, ["sku"], unique=True)
+    hot.store.upsert_many(hot.coll, [{"id": 1, "sku": "a"}], key=["id"])
+    hot.store.drop(hot.coll)
+    hot.store.drop(hot.coll)  # a missing collection is fine
+    assert hot.all() == []
+    assert hot.store.latest(hot.coll, "id") is None
+    hot.store.upsert_many(hot.coll, [{"id": 1, "sku": "a"}, {"id": 2, "sku": "a"}], key=["id"])
+    assert len(hot.all()) == 2
+
+
+# ----------------------------------------------------------------------- reads
+
+
+def test_find_range_is_half_open_with_optional_bounds(hot: Hot) -> None:
+    docs = kpis(6)
+    hot.store.upsert_many(hot.coll, [*docs, {"id": 99}], key=["id"])  # id 99 has no ts
+    ts = [d["ts"] for d in docs]
+
+    def ids(**kw: Any) -> list[int]:
+        return [d["id"] for d in hot.store.find_range(hot.coll, "ts", **kw)]
+
+    assert ids(start=ts[1], end=ts[4]) == [1, 2, 3]
+    assert ids(start=ts[4]) == [4, 5]
+    assert ids(end=ts[2]) == [0, 1]
+    assert ids() == [0, 1, 2, 3, 4, 5]
+    assert ids(start=ts[2], end=ts[2]) == []
+    assert ids(descending=True) == [5, 4, 3, 2, 1, 0]
+    assert ids(limit=2) == [0, 1]
+    assert ids(limit=2, descending=True) == [5, 4]
+    assert ids(start=ts[1], end=ts[5], limit=2, descending=True) == [4, 3]
+    assert ids(limit=0) == []
+
+
+def test_find_range_on_ints_and_strings(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": i, "s": f"k{i}"} for i in range(5)], key=["id"])
+    assert [d["id"] for d in hot.store.find_range(hot.coll, "id", 1, 3)] == [1, 2]
+    assert [d["s"] for d in hot.store.find_range(hot.coll, "s", "k3")] == ["k3", "k4"]
+
+
+def test_latest(hot: Hot) -> None:
+    assert hot.store.latest(hot.coll, "ts") is None
+    docs = kpis(3)
+    hot.store.upsert_many(hot.coll, [docs[2], docs[0], docs[1]], key=["id"])
+    assert hot.store.latest(hot.coll, "ts") == docs[2]
+
+
+def test_delete_before(hot: Hot) -> None:
+    docs = kpis(5)
+    hot.store.upsert_many(hot.coll, docs, key=["id"])
+    assert hot.store.delete_before(hot.coll, "ts", docs[2]["ts"]) == 2
+    assert [d["id"] for d in hot.all()] == [2, 3, 4]
+    assert hot.store.delete_before(hot.coll, "ts", docs[2]["ts"]) == 0
+    assert hot.store.delete_before(f"{hot.coll}_missing", "ts", T0) == 0
+
+
+def test_datetimes_round_trip_as_aware_utc(hot: Hot) -> None:
+    plus2 = timezone(timedelta(hours=2))
+    written = [
+        {"id": 1, "ts": T0},
+        {"id": 2, "ts": datetime(2026, 11, 25, 20, 30, 0, 7000, tzinfo=plus2)},
+        {"id": 3, "ts": T0.replace(microsecond=123456)},  # BSON keeps milliseconds only
+    ]
+    hot.store.upsert_many(hot.coll, written, key=["id"])
+    got = {d["id"]: d["ts"] for d in hot.all()}
+    assert got[1] == T0
+    assert got[2] == datetime(2026, 11, 25, 18, 30, 0, 7000, tzinfo=UTC)
+    assert got[3] == T0
+    for ts in got.values():
+        assert isinstance(ts, datetime)
+        assert ts.utcoffset() == timedelta(0)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+@pytest.mark.mongo
+@pytest.mark.timeout(30)
+def test_unreachable_mongo_is_transient_and_masks_the_password() -> None:
+    store = MongoHotStore("mongodb://app:s3cret@127.0.0.1:1/x?serverSelectionTimeoutMS=300")
+    try:
+        with pytest.raises(TransientError) as caught:
+            store.ping(timeout_s=5.0)
+        assert "s3cret" not in str(caught.value)
+        assert "s3cret" not in repr(store)
+    finally:
+        store.close()
+
+
+def test_fault_injection_through_the_registry(hot: Hot) -> None:
+    faulty = registry.open_hot_store(
+        with_query(hot.url, "fault.fail_every=2&fault.ops=upsert_many")
+    )
+    try:
+        docs = kpis(3)
+        assert faulty.upsert_many(hot.coll, [docs[0]], key=["id"]) == UpsertResult(1, 0)
+        with pytest.raises(TransientError):
+            faulty.upsert_many(hot.coll, [docs[1]], key=["id"])
+        assert faulty.upsert_many(hot.coll, [docs[2]], key=["id"]) == UpsertResult(1, 0)
+        assert faulty.find_range(hot.coll, "id") == [docs[0], docs[2]]  # reads not faulted
+    finally:
+        faulty.close()
