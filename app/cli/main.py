@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Annotated
+
 import typer
 
+from adapters.urls import mask_url
 from app.cli import local
+from app.cli.output import echo, fail_on_error
+from app.settings import get_settings
 
 app = typer.Typer(
     help="streamkit: real-time e-commerce analytics on Kafka, Spark, MongoDB and Parquet, "
-    "portable from a laptop to AWS and GCP.",
+    "portable from a laptop to AWS and GCP. Settings come from STREAMKIT_* variables "
+    "(see `streamkit config`).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 app.add_typer(local.app, name="local")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
+) -> None:
+    """Configure logging for every command."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # librdkafka reports every refused connection while a broker restarts; only
+    # its errors matter unless debugging.
+    logging.getLogger("librdkafka").setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
+
+
+@app.command()
+@fail_on_error
+def demo(
+    events: Annotated[int, typer.Option(min=1, max=1_000_000, help="Events to publish.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated events.")] = 7,
+    no_up: Annotated[
+        bool, typer.Option("--no-up", help="Use the running services; do not start the stack.")
+    ] = False,
+) -> None:
+    """Bring the local stack up and push events through every port: bus, hot store, archive.
+
+    Publishes seeded events to the bus, reads all of them back with a fresh
+    consumer group, upserts per-minute counts into the hot store and archives
+    the events as hour-partitioned Parquet, checking each step.
+    """
+    from app.demo import run_demo
+    from app.localstack.stack import LocalStack
+
+    settings = get_settings()
+    if not no_up:
+        LocalStack(settings, progress=echo).up()
+    result = run_demo(settings, events, seed, echo)
+    echo(
+        f"demo {result.run_id} ok in {result.seconds:.1f} s: {result.published} published, "
+        f"{result.read_back} read back, {result.minutes} minute(s) stored, "
+        f"{result.archived} archived"
+    )
+
+
+@app.command()
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the effective settings (passwords masked) and where each port points."""
+    settings = get_settings()
+    data = json.loads(settings.model_dump_json())
+    data["hot_store_url"] = mask_url(settings.hot_store_url.get_secret_value())
+    if as_json:
+        echo(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        echo(f"{key:<16} {value}")
 
 
 def run() -> None:
