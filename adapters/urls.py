@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 # user:password@ in the authority part; works for multi-host Mongo URLs too,
 # which urllib cannot parse a port from.
-_CREDENTIALS = re.compile(r"(?P<head>//[^/@:]*):(?P<password>[^@/]*)@")
+_CREDENTIALS = re.compile(r"(?P<head>//[^/@:?#]*):(?P<password>[^@/?#]*)@")
 
 
 def mask_url(url: str) -> str:

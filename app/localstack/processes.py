@@ -92,10 +92,10 @@ def stop(record: ProcessRecord, timeout_s: float = 30.0) -> bool:
         return False
     group = _group_members(record.pid)
     _signal_group(record.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(group, timeout=timeout_s)
+    alive = _wait_exited(group, timeout_s)
     if alive:
         _signal_group(record.pid, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=10)
+        _wait_exited(alive, 10)
     _reap(record.pid)
     return True
 
@@ -105,7 +105,7 @@ def kill_hard(record: ProcessRecord) -> None:
     if record.alive():
         group = _group_members(record.pid)
         _signal_group(record.pid, signal.SIGKILL)
-        psutil.wait_procs(group, timeout=10)
+        _wait_exited(group, 10)
         _reap(record.pid)
 
 
@@ -115,6 +115,31 @@ def _group_members(pid: int) -> list[psutil.Process]:
         return [leader, *leader.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
+
+
+def _wait_exited(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Wait until each process has exited; return those still running at the timeout.
+
+    A zombie counts as exited: it holds no port or file any more, and its
+    reaper is its parent (init, for a service started by an earlier
+    ``up``), not us. ``psutil.wait_procs`` waits for the reaping, which an
+    init that reaps late (or never, in some containers) turns into the full
+    timeout and a needless SIGKILL.
+    """
+    deadline = time.monotonic() + timeout_s
+    alive = procs
+    while True:
+        alive = [p for p in alive if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

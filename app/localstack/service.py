@@ -82,14 +82,7 @@ class NativeService(ABC):
         if record is not None:
             progress(f"{self.name}: already running (pid {record.pid}) on {self.address}")
             return record
-        for port in self.ports():
-            if port_open(self.host, port):
-                msg = (
-                    f"{self.name}: port {port} on {self.host} is taken by {holder_of(port)}; "
-                    "stop that process or point streamkit at other ports "
-                    "(STREAMKIT_BUS_URL, STREAMKIT_HOT_STORE_URL, STREAMKIT_LOCAL__*)"
-                )
-                raise LocalStackError(msg)
+        self.require_free_ports()
         self.before_start(progress)
         progress(f"{self.name}: starting on {self.address} (log: {self.paths.log_file(self.name)})")
         return processes.spawn(
@@ -98,6 +91,17 @@ class NativeService(ABC):
             log_file=self.paths.log_file(self.name),
             cwd=self.data_dir,
         )
+
+    def require_free_ports(self) -> None:
+        """Raise naming the holder when another process listens on one of our ports."""
+        for port in self.ports():
+            if port_open(self.host, port):
+                msg = (
+                    f"{self.name}: port {port} on {self.host} is taken by {holder_of(port)}; "
+                    "stop that process or point streamkit at other ports "
+                    "(STREAMKIT_BUS_URL, STREAMKIT_HOT_STORE_URL, STREAMKIT_LOCAL__*)"
+                )
+                raise LocalStackError(msg)
 
     def wait_ready(self, timeout_s: float, progress: Progress) -> str:
         """Poll ``check`` until it passes; fail early when the process dies."""

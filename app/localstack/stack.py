@@ -49,6 +49,11 @@ class LocalStack:
         started = time.monotonic()
         with self._locked():
             self._prepare_all()
+            # Check every port before starting anything, so a port held by
+            # another program fails `up` without leaving half a stack running.
+            for service in self.services:
+                if service.running() is None:
+                    service.require_free_ports()
             for service in self.services:
                 service.start(self.progress)
             timeout = self.settings.local.start_timeout_s
