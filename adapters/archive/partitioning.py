@@ -133,6 +133,10 @@ def is_data_file(file_name: str) -> bool:
     return file_name.endswith(".parquet") and not file_name.startswith((".", "_"))
 
 
+#: The directory levels of a partition path, reserved as column names.
+PARTITION_KEYS = frozenset({"year", "month", "day", "hour"})
+
+
 def check_time_column(schema: pa.Schema, time_column: str) -> None:
     """Raise ``TerminalError`` unless ``time_column`` is a timestamp field of ``schema``."""
     import pyarrow as pa
@@ -143,6 +147,11 @@ def check_time_column(schema: pa.Schema, time_column: str) -> None:
     kind = schema.field(time_column).type
     if not pa.types.is_timestamp(kind):
         msg = f"time column {time_column!r} must be a timestamp, not {kind}"
+        raise TerminalError(msg)
+    # Hive-style readers (Spark, pyarrow datasets) derive these columns from the
+    # directory names; a data column of the same name would clash with them.
+    if clash := sorted(PARTITION_KEYS.intersection(schema.names)):
+        msg = f"columns {clash} are reserved for the archive's partitions; rename them"
         raise TerminalError(msg)
 
 

@@ -246,6 +246,14 @@ def test_time_column_must_be_a_timestamp(archive: Archive, column: str) -> None:
         archive.write("events", events(), time_column=column, batch_id="b1")
 
 
+@pytest.mark.parametrize("column", ["year", "hour"])
+def test_partition_key_columns_are_refused(archive: Archive, column: str) -> None:
+    table = events().append_column(column, pa.array([1] * len(TIMES)))
+    with pytest.raises(TerminalError, match="reserved"):
+        archive.write("events", table, time_column="ts", batch_id="b1")
+    assert archive.partitions("events") == []
+
+
 def test_read_filter_on_a_non_timestamp_column_is_terminal(archive: Archive) -> None:
     archive.write("events", events(), time_column="ts", batch_id="b1")
     with pytest.raises(TerminalError, match="time column"):
