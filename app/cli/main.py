@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from adapters.urls import mask_url
-from app.cli import local
+from app.cli import local, schema
 from app.cli.output import echo, fail_on_error
 from app.settings import get_settings
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(local.app, name="local")
+app.add_typer(schema.app, name="schema")
 
 
 @app.callback()
