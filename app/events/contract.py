@@ -98,6 +98,24 @@ class Event(BaseModel):
         return self.price * self.quantity
 
 
+#: Columns of the native CSV format, in order. An empty cell means "field absent".
+#: ``ingest_ts`` is not a column: producers set it when they publish.
+NATIVE_CSV_COLUMNS = (
+    "event_id",
+    "event_time",
+    "event_type",
+    "user_id",
+    "session_id",
+    "product_id",
+    "category",
+    "brand",
+    "price",
+    "quantity",
+    "currency",
+    "source",
+)
+
+
 def json_schema() -> dict[str, object]:
     """The published JSON Schema of the wire format."""
     schema = Event.model_json_schema(mode="validation")
