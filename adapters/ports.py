@@ -71,9 +71,18 @@ class BusPublisher(Protocol):
         """Queue one message. Raises ``TransientError`` when the local buffer stays full."""
         ...
 
+    def poll(self) -> DeliveryReport:
+        """Without waiting: what was acknowledged or failed since the last poll or flush.
+
+        Long-running producers call it to show progress and to learn of
+        failures early; the counts it returns are not reported again.
+        """
+        ...
+
     def flush(self, timeout_s: float = 30.0) -> DeliveryReport:
         """Wait for every queued message to be acknowledged or to fail.
 
+        Returns what was acknowledged or failed since the last poll or flush.
         Raises ``TransientError`` when the timeout passes with messages still in
         flight (they are still queued and may yet be delivered).
         """

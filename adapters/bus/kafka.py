@@ -116,15 +116,23 @@ class KafkaPublisher:
         msg = "the producer's local queue stayed full; is the broker reachable?"
         raise TransientError(msg)
 
+    def _take_report(self) -> DeliveryReport:
+        report = DeliveryReport(self._delivered, tuple(self._failed))
+        self._delivered, self._failed = 0, []
+        return report
+
+    def poll(self) -> DeliveryReport:
+        """Serve delivery reports that arrived; return them without waiting."""
+        self._producer.poll(0)
+        return self._take_report()
+
     def flush(self, timeout_s: float = 30.0) -> DeliveryReport:
         """Wait for acknowledgements; report every failed message."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
             msg = f"{remaining} message(s) still unacknowledged after {timeout_s:.0f} s"
             raise TransientError(msg)
-        report = DeliveryReport(self._delivered, tuple(self._failed))
-        self._delivered, self._failed = 0, []
-        return report
+        return self._take_report()
 
     def close(self) -> None:
         """Flush (up to 30 s) and drop the producer."""

@@ -76,6 +76,10 @@ class MemoryPublisher:
         self._counter += 1
         self._pending += 1
 
+    def poll(self) -> DeliveryReport:
+        """Every append is already durable in memory; report the count."""
+        return self.flush()
+
     def flush(self, timeout_s: float = 30.0) -> DeliveryReport:
         """Every append is already durable in memory; report the count."""
         report = DeliveryReport(self._pending)

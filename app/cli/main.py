@@ -10,7 +10,9 @@ import typer
 
 from adapters.urls import mask_url
 from app.cli import local, schema
+from app.cli.live import live
 from app.cli.output import echo, fail_on_error
+from app.cli.replay import replay
 from app.settings import get_settings
 
 app = typer.Typer(
@@ -23,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(local.app, name="local")
 app.add_typer(schema.app, name="schema")
+app.command("replay")(replay)
+app.command("live")(live)
 
 
 @app.callback()

@@ -105,6 +105,21 @@ def test_every_published_message_reads_back_once_with_per_key_order(make_url: Ma
     assert all(before_ms - 1000 <= m.publish_time_ms <= after_ms + 1000 for m in got)
 
 
+def test_poll_reports_each_acknowledgement_once(make_url: MakeUrl) -> None:
+    bus = open_bus(make_url())
+    bus.ensure(1)
+    publisher = bus.publisher()
+    for i in range(50):
+        publisher.publish(str(i).encode())
+    seen = 0
+    deadline = time.monotonic() + 30
+    while seen < 50 and time.monotonic() < deadline:
+        seen += publisher.poll().delivered
+        time.sleep(0.05)
+    assert seen == 50
+    assert publisher.flush().delivered == 0  # already reported by poll
+
+
 def test_headers_round_trip(make_url: MakeUrl) -> None:
     bus = open_bus(make_url())
     bus.ensure(1)

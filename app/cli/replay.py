@@ -1,0 +1,147 @@
+"""``streamkit replay FILE``: publish a file of events to the bus."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app import bootstrap
+from app.cli.output import echo, fail_on_error
+from app.producers.formats import Format, FormatError, read
+from app.producers.replay import Replayer, ReplayProgress, Timing
+from app.producers.sender import EventSender
+from app.settings import get_settings
+
+
+def parse_rate(value: str) -> float | None:
+    """``max`` → None (unpaced); otherwise a positive number of events per second."""
+    if value.lower() == "max":
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if rate <= 0:
+        msg = f"--rate must be a positive number of events/s or 'max', not {value!r}"
+        raise typer.BadParameter(msg)
+    return rate
+
+
+class LineReporter:
+    """A progress line: rewritten in place on a terminal, every few seconds in a log."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.tty = sys.stdout.isatty()
+        self.every_s = 0.0 if self.tty else every_s
+        self._last = 0.0
+
+    def __call__(self, p: ReplayProgress) -> None:
+        """Show the counts of ``p``."""
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        rate, _ = p.recent_rate(5.0)
+        s = p.stats
+        line = (
+            f"read {p.read:,}  sent {s.published:,}  dead-lettered {s.dead_lettered:,}  "
+            f"acked {s.delivered:,}  failed {s.failed:,}  {rate:,.0f} events/s"
+        )
+        if self.tty:
+            sys.stdout.write("\r" + line + "   ")
+            sys.stdout.flush()
+        else:
+            echo(line)
+
+    def close(self) -> None:
+        """End the in-place line."""
+        if self.tty:
+            sys.stdout.write("\n")
+
+
+def summary(p: ReplayProgress, elapsed: float, target: float | None) -> list[str]:
+    """The closing lines: where every record went, and the rate achieved."""
+    s = p.stats
+    rate_60, span = p.recent_rate(60.0)
+    lines = [
+        f"records read     {p.read:,}",
+        f"to events topic  {s.published:,}",
+        f"dead-lettered    {s.dead_lettered:,}",
+        f"acknowledged     {s.delivered:,}",
+        f"failed           {s.failed:,}",
+        f"elapsed          {elapsed:.1f} s, {p.sent / max(elapsed, 1e-9):,.1f} events/s overall",
+    ]
+    if target is not None:
+        window = f"over the last {span:.1f} s (target {target:,.0f})"
+        lines.append(f"rate             {rate_60:,.1f} events/s {window}")
+    lines += [f"failure          {f}" for f in s.failures]
+    if p.interrupted:
+        lines.append("interrupted      stopped by Ctrl-C after flushing what was sent")
+    return lines
+
+
+@fail_on_error
+def replay(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV/JSON lines, .gz or not.")
+    ],
+    fmt: Annotated[
+        Format, typer.Option("--format", help="native (our CSV or JSON lines), rees46, or auto.")
+    ] = Format.AUTO,
+    rate: Annotated[
+        str, typer.Option(help="Events/s (token bucket), or 'max' for as fast as the bus takes.")
+    ] = "max",
+    speedup: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Replay at X times the original pace (instead of --rate)."),
+    ] = None,
+    timing: Annotated[
+        str, typer.Option(help="keep: original event times; now: shift so the first event is now.")
+    ] = "keep",
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after N records.")] = None,
+) -> None:
+    """Publish FILE to the events topic, keyed by user, stamped with ingest_ts.
+
+    Every record reaches the events topic, or (when it cannot be framed, like
+    a truncated CSV row) the dead-letter topic with a reason and its raw bytes.
+    Ctrl-C flushes and prints the summary. Exit code 1 when deliveries failed.
+    """
+    if timing not in ("keep", "now"):
+        msg = "--timing must be keep or now"
+        raise typer.BadParameter(msg)
+    target = parse_rate(rate)
+    if speedup is not None and rate != "max":
+        msg = "choose --rate or --speedup, not both"
+        raise typer.BadParameter(msg)
+    settings = get_settings()
+    events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
+    events_bus.partitions()  # fail now, naming the topic, if it does not exist
+    sender = EventSender(events_bus, deadletter_bus, source=f"file:{file.name}")
+    reporter = LineReporter()
+    replayer = Replayer(
+        sender, rate=target, speedup=speedup, timing=_timing(timing), report=reporter
+    )
+    pace = "max rate" if target is None else f"{target:,.0f} events/s"
+    echo(f"replaying {file} to {events_bus.topic} ({pace})")
+    started = time.monotonic()
+    try:
+        progress = replayer.run(read(file, fmt), limit=limit)
+    except FormatError as e:
+        raise typer.BadParameter(str(e)) from e
+    finally:
+        reporter.close()
+        sender.close()
+    for line in summary(progress, time.monotonic() - started, target):
+        echo(line)
+    if progress.stats.failed:
+        raise typer.Exit(1)
+    if progress.interrupted:
+        raise typer.Exit(130)
+
+
+def _timing(value: str) -> Timing:
+    return "now" if value == "now" else "keep"

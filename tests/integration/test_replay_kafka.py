@@ -1,0 +1,100 @@
+"""`streamkit replay` against the real broker: every record delivered, none lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+
+from adapters.ports import Bus
+from adapters.registry import open_bus
+from app.events.rejects import DeadLetter, Reason
+from tests.conftest import require_tcp
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM11 = ROOT.parent / "shared" / "data" / "rees46_2019-Oct_first17434rows_Team11.csv"
+KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
+BOOTSTRAP = urlsplit(KAFKA_URL).netloc
+
+
+@pytest.fixture
+def topics() -> Iterator[tuple[Bus, Bus]]:
+    require_tcp(KAFKA_URL, "Kafka")
+    suffix = uuid.uuid4().hex[:10]
+    events = open_bus(f"kafka://{BOOTSTRAP}/replay_events_{suffix}")
+    dead = open_bus(f"kafka://{BOOTSTRAP}/replay_dead_{suffix}")
+    events.ensure(3)
+    dead.ensure(1)
+    yield events, dead
+    events.delete()
+    dead.delete()
+
+
+def run_replay(events: Bus, dead: Bus, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STREAMKIT_BUS_URL": events.url, "STREAMKIT_DEADLETTER_URL": dead.url}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "replay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def read_all(bus: Bus, expected: int, timeout_s: float = 60) -> list[bytes]:
+    reader = bus.reader(f"verify-{uuid.uuid4().hex}")
+    out: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while len(out) < expected and time.monotonic() < deadline:
+        out += [m.value for m in reader.read(max_messages=5000, timeout_s=0.5)]
+    # Anything beyond the expected count would be a duplicate: wait a little for it.
+    out += [m.value for m in reader.read(max_messages=5000, timeout_s=2)]
+    reader.close()
+    return out
+
+
+def test_the_rees46_sample_is_delivered_whole(topics: tuple[Bus, Bus]) -> None:
+    events, dead = topics
+    result = run_replay(events, dead, str(TEAM11), "--rate", "max")
+    assert result.returncode == 0, result.stderr
+    assert "to events topic  17,434" in result.stdout
+    assert "dead-lettered    1" in result.stdout
+
+    published = [orjson.loads(v) for v in read_all(events, 17_434)]
+    assert len(published) == 17_434
+    assert len({e["event_id"] for e in published}) == 17_429  # 5 exact duplicate rows
+    assert all(e["source"] == "rees46" and e["ingest_ts"].endswith("Z") for e in published)
+
+    (letter,) = [DeadLetter.model_validate_json(v) for v in read_all(dead, 1)]
+    assert letter.reason is Reason.TRUNCATED_RECORD
+    assert letter.source_position == "17436"
+
+
+def test_a_paced_replay_reports_its_rate(topics: tuple[Bus, Bus]) -> None:
+    events, dead = topics
+    result = run_replay(events, dead, str(TEAM11), "--rate", "2000", "--limit", "6000")
+    assert result.returncode == 0, result.stderr
+    rate_line = next(line for line in result.stdout.splitlines() if line.startswith("rate"))
+    achieved = float(rate_line.split()[1].replace(",", ""))
+    # A loose bound: this checks the pacing works end to end, not the 2 % figure
+    # (that is measured over a minute by the command itself, see docs/replay.md).
+    assert 1500 < achieved < 2500, rate_line
+
+
+def test_a_missing_topic_is_a_clear_error(topics: tuple[Bus, Bus]) -> None:
+    _, dead = topics
+    missing = open_bus(f"kafka://{BOOTSTRAP}/no_such_topic_{uuid.uuid4().hex[:6]}")
+    result = run_replay(missing, dead, str(TEAM11))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
