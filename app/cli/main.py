@@ -10,6 +10,7 @@ import typer
 
 from adapters.urls import mask_url
 from app.cli import local, schema
+from app.cli.generate import generate
 from app.cli.live import live
 from app.cli.output import echo, fail_on_error
 from app.cli.replay import replay
@@ -27,6 +28,7 @@ app.add_typer(local.app, name="local")
 app.add_typer(schema.app, name="schema")
 app.command("replay")(replay)
 app.command("live")(live)
+app.command("generate")(generate)
 
 
 @app.callback()

@@ -35,3 +35,17 @@ def fail_on_error(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def parse_rate(value: str) -> float | None:
+    """A ``--rate`` value: ``max`` → None (unpaced), else a positive number of events/s."""
+    if value.lower() == "max":
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if rate <= 0:
+        msg = f"--rate must be a positive number of events/s or 'max', not {value!r}"
+        raise typer.BadParameter(msg)
+    return rate

@@ -10,25 +10,11 @@ from typing import Annotated
 import typer
 
 from app import bootstrap
-from app.cli.output import echo, fail_on_error
+from app.cli.output import echo, fail_on_error, parse_rate
 from app.producers.formats import Format, FormatError, read
 from app.producers.replay import Replayer, ReplayProgress, Timing
 from app.producers.sender import EventSender
 from app.settings import get_settings
-
-
-def parse_rate(value: str) -> float | None:
-    """``max`` → None (unpaced); otherwise a positive number of events per second."""
-    if value.lower() == "max":
-        return None
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = -1.0
-    if rate <= 0:
-        msg = f"--rate must be a positive number of events/s or 'max', not {value!r}"
-        raise typer.BadParameter(msg)
-    return rate
 
 
 class LineReporter:

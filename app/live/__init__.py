@@ -1,0 +1,1 @@
+"""``streamkit live``: Wikimedia RecentChange over Server-Sent Events, mapped to shop events."""
