@@ -1,22 +1,28 @@
 """``streamkit demo``: the local stack end to end, as far as the kit goes today.
 
-Brings the stack up, publishes a seeded batch of shop events to the bus,
-reads every one back, upserts per-minute counts into the hot store and
-archives the events as Parquet, then reads both back. Each step checks its
-own result, so a demo that prints its summary has shown that every port works
-against the real services. (The streaming job replaces the in-process counting
-once it lands.)
+1. Generates ``data/events.csv.gz`` when it is missing (the seeded traffic of
+   ``streamkit generate``: valid events plus counted duplicates, late and
+   malformed rows).
+2. Replays its first rows to the events topic through the real replay path
+   (unframeable rows to the dead-letter topic), keeping their event times.
+3. Reads every replayed event back from the bus, validates it against the
+   contract and drops duplicate ``event_id``s.
+4. Upserts per-minute counts into the hot store and archives the valid
+   events as hour-partitioned Parquet, then reads both back.
+
+Each step checks its own result. Steps 3-4 are done in-process for now; the
+Spark streaming job takes them over when it lands.
 """
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,130 +31,197 @@ import pyarrow as pa
 from adapters.errors import StreamkitError
 from adapters.ports import Bus
 from app import bootstrap
-from app.settings import Settings
+from app.events.contract import Event, EventType
+from app.events.rejects import Rejection, validate
+from app.producers.formats import Format, read
+from app.producers.replay import Replayer
+from app.producers.sender import EventSender
+from app.settings import PROJECT_ROOT, Settings
 
 Progress = Callable[[str], None]
 
-_TYPES = ("page_view", "add_to_cart", "purchase")
+#: The demo's input, generated when missing.
+DEMO_INPUT = PROJECT_ROOT / "data" / "events.csv.gz"
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo published and read back through each port."""
+    """What the demo sent and what came back through each port."""
 
     run_id: str
-    published: int
+    replayed: int
+    dead_lettered: int
     read_back: int
+    valid: int
+    duplicates: int
+    rejected: Counter[str]
     minutes: int
     archived: int
     seconds: float
 
 
-def demo_events(count: int, run_id: str, seed: int, start: datetime) -> list[dict[str, object]]:
-    """A seeded, plausible click stream: mostly views, some carts, fewer purchases."""
-    rng = random.Random(seed)  # noqa: S311 - seeded test data, not secrets
-    events = []
-    for n in range(count):
-        kind = rng.choices(_TYPES, weights=(90, 7, 3))[0]
-        events.append(
-            {
-                "event_id": f"{run_id}-{n}",
-                "event_time": (start + timedelta(milliseconds=n * 250)).isoformat(),
-                "event_type": kind,
-                "user_id": f"u{rng.randrange(200)}",
-                "product_id": f"p{rng.randrange(1000)}",
-                "price": round(rng.uniform(2, 400), 2),
-                "run_id": run_id,
-            }
-        )
-    return events
+def ensure_input(path: Path, progress: Progress) -> Path:
+    """Generate the default traffic file when it is missing."""
+    if path.exists():
+        return path
+    from app.generate import Options, generate
+    from app.generate.traffic import MINUTE_MS, default_users
+
+    progress(f"generating {path} (first run; `streamkit generate --help` for the knobs)")
+    minutes = 24 * 60
+    events = 1_000_000
+    generate(
+        Options(
+            out=path,
+            events=events,
+            minutes=minutes,
+            users=default_users(events, minutes * MINUTE_MS),
+        ),
+        progress=lambda line: progress(f"generate: {line}"),
+    )
+    return path
 
 
-def _publish(bus: Bus, events: list[dict[str, object]], progress: Progress) -> int:
-    publisher = bus.publisher()
-    for event in events:
-        publisher.publish(orjson.dumps(event), key=str(event["user_id"]).encode())
-    report = publisher.flush(60)
-    publisher.close()
-    if not report.ok:
-        msg = f"{len(report.failed)} event(s) were not delivered: {report.failed[0][1]}"
+def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> EventSender:
+    sender = EventSender(
+        bootstrap.bus(settings), bootstrap.deadletter(settings), source=f"file:{path.name}"
+    )
+    # Original event times: replaying at full speed with times shifted to now
+    # would put most events in the future, where the contract rejects them.
+    Replayer(sender, timing="keep").run(read(path, Format.AUTO), limit=limit)
+    sender.close()
+    s = sender.stats
+    if s.failed or s.delivered != s.published + s.dead_lettered:
+        msg = f"replay: {s.failed} deliveries failed ({'; '.join(s.failures[:1])})"
         raise StreamkitError(msg)
-    progress(f"published {report.delivered} events to {bus.topic}")
-    return report.delivered
+    progress(
+        f"replayed {s.published:,} records to the events topic, {s.dead_lettered} dead-lettered"
+    )
+    return sender
 
 
-def _read_back(
-    bus: Bus, run_id: str, expected: int, timeout_s: float = 60.0
-) -> list[dict[str, Any]]:
-    reader = bus.reader(f"streamkit-demo-{run_id}")
-    mine: dict[str, dict[str, Any]] = {}
+def _read_back(bus: Bus, since: datetime, expected: int, timeout_s: float = 120.0) -> list[bytes]:
+    """Every message published since ``since`` (by its ingest_ts), read with a fresh group."""
+    reader = bus.reader(f"streamkit-demo-{uuid.uuid4().hex[:8]}")
+    stamp = since.isoformat().replace("+00:00", "Z")
+    mine: list[bytes] = []
     deadline = time.monotonic() + timeout_s
     try:
         while len(mine) < expected and time.monotonic() < deadline:
-            for message in reader.read(max_messages=5000, timeout_s=0.5):
-                event = orjson.loads(message.value)
-                if event.get("run_id") == run_id:
-                    mine[event["event_id"]] = event
-        reader.commit()
+            for message in reader.read(max_messages=10_000, timeout_s=0.5):
+                if _ingest_ts(message.value) >= stamp:
+                    mine.append(message.value)
     finally:
         reader.close()
-    return list(mine.values())
+    return mine
 
 
-def per_minute_counts(events: list[dict[str, Any]]) -> list[dict[str, object]]:
+def _ingest_ts(value: bytes) -> str:
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return ""
+    return str(record.get("ingest_ts", "")) if isinstance(record, dict) else ""
+
+
+def _validate(raw: list[bytes]) -> tuple[list[Event], int, Counter[str]]:
+    """Valid events with duplicates dropped, the duplicate count, rejections by reason."""
+    seen: set[str] = set()
+    valid: list[Event] = []
+    duplicates = 0
+    rejected: Counter[str] = Counter()
+    for value in raw:
+        result = validate(value)
+        if isinstance(result, Rejection):
+            rejected[result.reason.value] += 1
+        elif result.event_id in seen:
+            duplicates += 1
+        else:
+            seen.add(result.event_id)
+            valid.append(result)
+    return valid, duplicates, rejected
+
+
+def per_minute_counts(events: list[Event]) -> list[dict[str, Any]]:
     """Counts of each event type per UTC minute, as hot-store documents."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[datetime, EventType]] = Counter()
     for event in events:
-        counts[(str(event["event_time"])[:16], str(event["event_type"]))] += 1
+        counts[(event.event_time.replace(second=0, microsecond=0), event.event_type)] += 1
     minutes = sorted({m for m, _ in counts})
-    return [
-        {
-            "minute": datetime.fromisoformat(m).replace(tzinfo=UTC),
-            **{f"{t}s": counts[(m, t)] for t in _TYPES},
-        }
-        for m in minutes
-    ]
+    return [{"minute": m, **{f"{t.value}s": counts[(m, t)] for t in EventType}} for m in minutes]
 
 
-def run_demo(settings: Settings, count: int, seed: int, progress: Progress) -> DemoResult:
-    """Publish, read back, store and archive ``count`` events; raise if any step loses one."""
+def _archive_table(events: list[Event]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            e.model_dump(mode="python", exclude={"price"}) | {"price": float(e.price or 0)}
+            for e in events
+        ]
+    )
+
+
+def run_demo(
+    settings: Settings, count: int, progress: Progress, source: Path = DEMO_INPUT
+) -> DemoResult:
+    """Replay ``count`` records of ``source`` and push them through every port."""
     started = time.monotonic()
     run_id = uuid.uuid4().hex[:8]
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    events = demo_events(count, run_id, seed, start)
+    path = ensure_input(source, progress)
+    since = datetime.now(UTC)
+    sender = _replay(path, settings, count, progress)
     ports = bootstrap.ports(settings)
     try:
-        published = _publish(ports.bus, events, progress)
-        got = _read_back(ports.bus, run_id, published)
-        if len(got) != published:
-            msg = f"read back {len(got)} of {published} events from {ports.bus.topic}"
+        raw = _read_back(ports.bus, since, sender.stats.published)
+        if len(raw) != sender.stats.published:
+            msg = f"read back {len(raw)} of {sender.stats.published} replayed records"
             raise StreamkitError(msg)
-        progress(f"read back all {len(got)} events (fresh consumer group)")
-
-        docs = per_minute_counts(got)
+        valid, duplicates, rejected = _validate(raw)
+        progress(
+            f"read back all {len(raw):,}: {len(valid):,} valid, {duplicates} duplicates dropped, "
+            f"{sum(rejected.values())} rejected {dict(rejected)}"
+        )
+        docs = per_minute_counts(valid)
         ports.hot_store.ensure_index("demo_minutes", ["minute"], unique=True)
         ports.hot_store.upsert_many("demo_minutes", docs, key=["minute"])
-        stored = ports.hot_store.find_range("demo_minutes", "minute", docs[0]["minute"], None)
-        progress(f"hot store: {len(stored)} minute document(s) upserted and read back")
-        for doc in stored[: len(docs)]:
-            counts = ", ".join(f"{t}s={doc[f'{t}s']}" for t in _TYPES)
+        stored = ports.hot_store.find_range(
+            "demo_minutes", "minute", docs[0]["minute"], docs[-1]["minute"] + timedelta(minutes=1)
+        )
+        if len(stored) != len(docs):
+            msg = f"hot store returned {len(stored)} of {len(docs)} minute documents"
+            raise StreamkitError(msg)
+        progress(
+            f"hot store: {len(stored)} minute documents upserted and read back; the last three:"
+        )
+        for doc in stored[-3:]:
+            counts = ", ".join(f"{t.value}={doc[f'{t.value}s']}" for t in EventType)
             progress(f"  {doc['minute']:%Y-%m-%d %H:%M} UTC  {counts}")
 
-        table = pa.Table.from_pylist(
-            [{**e, "event_time": datetime.fromisoformat(str(e["event_time"]))} for e in got]
-        )
         written = ports.archive.write(
-            "demo_events", table, time_column="event_time", batch_id=run_id
+            "demo_events", _archive_table(valid), time_column="event_time", batch_id=run_id
         )
-        archived = ports.archive.read(
-            "demo_events", start, start + timedelta(days=1), time_column="event_time"
+        first, last = min(e.event_time for e in valid), max(e.event_time for e in valid)
+        back = ports.archive.read(
+            "demo_events", first, last + timedelta(seconds=1), time_column="event_time"
         )
-        mine = sum(1 for r in archived.column("run_id").to_pylist() if r == run_id)
-        if mine != len(got):
-            msg = f"archive returned {mine} of {len(got)} events"
+        ids = {e.event_id for e in valid}
+        archived = sum(1 for i in back.column("event_id").to_pylist() if i in ids)
+        if archived < len(valid):
+            msg = f"archive returned {archived} of {len(valid)} events"
             raise StreamkitError(msg)
-        files = len(written.files)
-        progress(f"archive: {written.rows} events in {files} Parquet file(s), read back {mine}")
+        progress(
+            f"archive: {written.rows:,} events in {len(written.files)} Parquet file(s), read back"
+        )
     finally:
         ports.close()
-    return DemoResult(run_id, published, len(got), len(docs), mine, time.monotonic() - started)
+    return DemoResult(
+        run_id,
+        sender.stats.published,
+        sender.stats.dead_lettered,
+        len(raw),
+        len(valid),
+        duplicates,
+        rejected,
+        len(docs),
+        archived,
+        time.monotonic() - started,
+    )

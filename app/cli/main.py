@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,29 +49,38 @@ def main(
 @app.command()
 @fail_on_error
 def demo(
-    events: Annotated[int, typer.Option(min=1, max=1_000_000, help="Events to publish.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the generated events.")] = 7,
+    events: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Records of the input file to replay.")
+    ] = 20_000,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="Traffic file (default data/events.csv.gz, generated if missing)."
+        ),
+    ] = None,
     no_up: Annotated[
         bool, typer.Option("--no-up", help="Use the running services; do not start the stack.")
     ] = False,
 ) -> None:
-    """Bring the local stack up and push events through every port: bus, hot store, archive.
+    """Bring the local stack up and push generated traffic through every port.
 
-    Publishes seeded events to the bus, reads all of them back with a fresh
-    consumer group, upserts per-minute counts into the hot store and archives
-    the events as hour-partitioned Parquet, checking each step.
+    Generates data/events.csv.gz when missing, replays its first records to
+    the bus (original event times), reads them all back, validates them
+    against the contract, drops duplicates, upserts per-minute counts into the
+    hot store and archives the events as Parquet, checking each step.
     """
-    from app.demo import run_demo
+    from app.demo import DEMO_INPUT, run_demo
     from app.localstack.stack import LocalStack
 
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()
-    result = run_demo(settings, events, seed, echo)
+    r = run_demo(settings, events, echo, source or DEMO_INPUT)
     echo(
-        f"demo {result.run_id} ok in {result.seconds:.1f} s: {result.published} published, "
-        f"{result.read_back} read back, {result.minutes} minute(s) stored, "
-        f"{result.archived} archived"
+        f"demo {r.run_id} ok in {r.seconds:.1f} s: {r.replayed:,} replayed "
+        f"(+{r.dead_lettered} dead-lettered), {r.read_back:,} read back, {r.valid:,} valid, "
+        f"{r.duplicates} duplicates, {sum(r.rejected.values())} rejected, "
+        f"{r.minutes} minutes stored, {r.archived:,} archived"
     )
 
 

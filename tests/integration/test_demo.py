@@ -1,0 +1,70 @@
+"""The demo end to end on the real stack, with outcomes checked against the generator's manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from adapters.registry import open_bus, open_hot_store
+from app.demo import run_demo
+from app.generate import Options, generate
+from app.generate.traffic import MINUTE_MS, default_users
+from app.settings import Settings
+from tests.conftest import require_tcp
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.mongo]
+
+KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
+MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    require_tcp(KAFKA_URL, "Kafka")
+    require_tcp(MONGO_URL, "the MongoDB-wire server")
+    bootstrap, run = urlsplit(KAFKA_URL).netloc, uuid.uuid4().hex[:10]
+    s = Settings(
+        bus_url=f"kafka://{bootstrap}/demo_events_{run}",
+        deadletter_url=f"kafka://{bootstrap}/demo_dead_{run}",
+        hot_store_url=f"mongodb://{urlsplit(MONGO_URL).netloc}/demo_{run}",
+        archive_url=(tmp_path / "archive").as_uri(),
+    )
+    open_bus(s.bus_url).ensure(3)
+    open_bus(s.deadletter_url).ensure(1)
+    yield s
+    open_bus(s.bus_url).delete()
+    open_bus(s.deadletter_url).delete()
+    open_hot_store(s.hot_store_url.get_secret_value()).drop("demo_minutes")
+
+
+def test_the_demo_accounts_for_every_generated_row(settings: Settings, tmp_path: Path) -> None:
+    rows, minutes = 6_000, 120
+    source = tmp_path / "events.csv.gz"
+    generate(
+        Options(
+            out=source,
+            events=rows,
+            minutes=minutes,
+            users=default_users(rows, minutes * MINUTE_MS),
+        )
+    )
+    manifest = json.loads((tmp_path / "events.csv.gz.manifest.json").read_text())
+    kinds = manifest["kinds"]
+    malformed = kinds["malformed"]
+
+    result = run_demo(settings, rows, lambda _: None, source)
+
+    assert result.replayed + result.dead_lettered == rows
+    assert result.dead_lettered == malformed["truncated_record"]
+    assert result.read_back == result.replayed
+    assert result.valid == kinds["valid_unique"]
+    assert result.duplicates == kinds["duplicates"]
+    expected_rejects = {r: n for r, n in malformed.items() if n and r != "truncated_record"}
+    assert dict(result.rejected) == expected_rejects
+    assert result.archived >= result.valid
