@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -98,3 +99,30 @@ def test_a_missing_topic_is_a_clear_error(topics: tuple[Bus, Bus]) -> None:
     result = run_replay(missing, dead, str(TEAM11))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_ctrl_c_flushes_and_prints_the_summary(topics: tuple[Bus, Bus]) -> None:
+    events, dead = topics
+    env = {**os.environ, "STREAMKIT_BUS_URL": events.url, "STREAMKIT_DEADLETTER_URL": dead.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "replay", str(TEAM11), "--rate", "1000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out
+    counts = {
+        line[:16].strip(): int(line[16:].split()[0].replace(",", ""))
+        for line in out.splitlines()
+        if line.startswith(("to events topic", "dead-lettered", "acknowledged", "failed"))
+    }
+    assert 0 < counts["to events topic"] < 17_434
+    assert counts["acknowledged"] == counts["to events topic"] + counts["dead-lettered"]
+    assert counts["failed"] == 0
+    # What the summary says was acknowledged is really on the topic.
+    assert len(read_all(events, counts["to events topic"])) == counts["to events topic"]
