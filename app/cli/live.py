@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from app import bootstrap
-from app.cli.output import echo, fail_on_error, parse_rate
+from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
 from app.settings import get_settings
 
 if TYPE_CHECKING:
@@ -33,34 +32,13 @@ def _since(value: str | None) -> dict[str, str]:
     return {"since": parsed.isoformat()}
 
 
-class _Progress:
-    """One line: rewritten in place on a terminal, every few seconds in a log."""
-
-    def __init__(self, every_s: float = 5.0) -> None:
-        self.tty = sys.stdout.isatty()
-        self.every_s = 0.0 if self.tty else every_s
-        self._last = 0.0
-
-    def __call__(self, p: LiveProgress) -> None:
-        now = time.monotonic()
-        if now - self._last < self.every_s:
-            return
-        self._last = now
-        s = p.stats
-        line = (
-            f"received {p.received:,}  sent {p.sent:,}  skipped {sum(p.skipped.values()):,}  "
-            f"dead-lettered {s.dead_lettered:,}  acked {s.delivered:,}  failed {s.failed:,}  "
-            f"{p.recent_rate():,.1f} events/s"
-        )
-        if self.tty:
-            sys.stdout.write("\r" + line + "   ")
-            sys.stdout.flush()
-        else:
-            echo(line)
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stdout.write("\n")
+def _progress_line(p: LiveProgress) -> str:
+    s = p.stats
+    return (
+        f"received {p.received:,}  sent {p.sent:,}  skipped {sum(p.skipped.values()):,}  "
+        f"dead-lettered {s.dead_lettered:,}  acked {s.delivered:,}  failed {s.failed:,}  "
+        f"{p.recent_rate():,.1f} events/s"
+    )
 
 
 def _summary(p: LiveProgress, elapsed: float, reconnects: int, incomplete: int) -> list[str]:
@@ -117,7 +95,7 @@ def live(
     events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
     events_bus.partitions()  # fail now, naming the topic, if it does not exist
     sender = EventSender(events_bus, deadletter_bus, source=f"sse:{url}")
-    reporter = _Progress()
+    reporter: ProgressLine[LiveProgress] = ProgressLine(_progress_line)
     producer = LiveProducer(sender, rate=target, include_bots=bots, report=reporter)
     pace = "max rate" if target is None else f"at most {target:,.0f} events/s"
     echo(f"streaming {url} to {events_bus.topic} ({pace})")

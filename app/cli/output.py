@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 import typer
 
@@ -12,6 +14,7 @@ from adapters.errors import StreamkitError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def echo(message: str) -> None:
@@ -49,3 +52,31 @@ def parse_rate(value: str) -> float | None:
         msg = f"--rate must be a positive number of events/s or 'max', not {value!r}"
         raise typer.BadParameter(msg)
     return rate
+
+
+class ProgressLine(Generic[T]):
+    """One progress line: rewritten in place on a terminal, every few seconds in a log."""
+
+    def __init__(self, render: Callable[[T], str], every_s: float = 5.0) -> None:
+        self.render = render
+        self.tty = sys.stdout.isatty()
+        self.every_s = 0.0 if self.tty else every_s
+        self._last = 0.0
+
+    def __call__(self, progress: T) -> None:
+        """Show ``progress``, unless the last line was too recent for a log."""
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        line = self.render(progress)
+        if self.tty:
+            sys.stdout.write("\r" + line + "   ")
+            sys.stdout.flush()
+        else:
+            echo(line)
+
+    def close(self) -> None:
+        """End the in-place line."""
+        if self.tty:
+            sys.stdout.write("\n")

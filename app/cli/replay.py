@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,43 +9,21 @@ from typing import Annotated
 import typer
 
 from app import bootstrap
-from app.cli.output import echo, fail_on_error, parse_rate
+from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
 from app.producers.formats import Format, FormatError, read
 from app.producers.replay import Replayer, ReplayProgress, Timing
 from app.producers.sender import EventSender
 from app.settings import get_settings
 
 
-class LineReporter:
-    """A progress line: rewritten in place on a terminal, every few seconds in a log."""
-
-    def __init__(self, every_s: float = 5.0) -> None:
-        self.tty = sys.stdout.isatty()
-        self.every_s = 0.0 if self.tty else every_s
-        self._last = 0.0
-
-    def __call__(self, p: ReplayProgress) -> None:
-        """Show the counts of ``p``."""
-        now = time.monotonic()
-        if now - self._last < self.every_s:
-            return
-        self._last = now
-        rate, _ = p.recent_rate(5.0)
-        s = p.stats
-        line = (
-            f"read {p.read:,}  sent {s.published:,}  dead-lettered {s.dead_lettered:,}  "
-            f"acked {s.delivered:,}  failed {s.failed:,}  {rate:,.0f} events/s"
-        )
-        if self.tty:
-            sys.stdout.write("\r" + line + "   ")
-            sys.stdout.flush()
-        else:
-            echo(line)
-
-    def close(self) -> None:
-        """End the in-place line."""
-        if self.tty:
-            sys.stdout.write("\n")
+def progress_line(p: ReplayProgress) -> str:
+    """Counts so far and the rate over the last 5 s."""
+    rate, _ = p.recent_rate(5.0)
+    s = p.stats
+    return (
+        f"read {p.read:,}  sent {s.published:,}  dead-lettered {s.dead_lettered:,}  "
+        f"acked {s.delivered:,}  failed {s.failed:,}  {rate:,.0f} events/s"
+    )
 
 
 def summary(p: ReplayProgress, elapsed: float, target: float | None) -> list[str]:
@@ -107,7 +84,7 @@ def replay(
     events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
     events_bus.partitions()  # fail now, naming the topic, if it does not exist
     sender = EventSender(events_bus, deadletter_bus, source=f"file:{file.name}")
-    reporter = LineReporter()
+    reporter = ProgressLine(progress_line)
     replayer = Replayer(
         sender, rate=target, speedup=speedup, timing=_timing(timing), report=reporter
     )
