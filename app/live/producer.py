@@ -10,9 +10,10 @@ when a server resends after a reconnect.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -20,6 +21,7 @@ import orjson
 from app.events.rejects import Reason, Rejection
 from app.live.mapping import Mapped, Skip, map_change
 from app.live.sse import SseEvent
+from app.producers.interrupt import graceful_interrupt
 from app.producers.pacing import TokenBucket
 from app.producers.sender import EventSender, SendStats
 
@@ -142,10 +144,26 @@ class LiveProducer:
         arrive, so a silent stream ends at the next event or read timeout.
         """
         deadline = time.monotonic() + duration_s if duration_s else None
-        next_report = time.monotonic()
         iterator = iter(events)
+        with graceful_interrupt() as stop:
+            self._loop(iterator, stop, max_events, deadline, duration_s)
+        self._tick()
+        return self.progress
+
+    def _loop(
+        self,
+        iterator: Iterator[SseEvent],
+        stop: threading.Event,
+        max_events: int | None,
+        deadline: float | None,
+        duration_s: float | None,
+    ) -> None:
+        next_report = time.monotonic()
         try:
             for event in iterator:
+                if stop.is_set():
+                    self.progress.stopped_by = "Ctrl-C"
+                    break
                 self.handle(event)
                 if max_events is not None and self.progress.sent >= max_events:
                     self.progress.stopped_by = f"--max-events {max_events}"
@@ -156,15 +174,13 @@ class LiveProducer:
                 if time.monotonic() >= next_report:
                     self._tick()
                     next_report = time.monotonic() + self.report_every_s
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C
             self.progress.stopped_by = "Ctrl-C"
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()  # releases the HTTP connection of a generator stopped early
             self.sender.flush()  # also when the stream failed: what was sent still counts
-        self._tick()
-        return self.progress
 
     def _tick(self) -> None:
         self.sender.poll()

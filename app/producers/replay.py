@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from app.producers.formats import InputRecord
+from app.producers.interrupt import graceful_interrupt
 from app.producers.pacing import Schedule, TokenBucket
 from app.producers.sender import EventSender, SendStats
 
@@ -118,22 +119,26 @@ class Replayer:
     def run(self, records: Iterable[InputRecord], limit: int | None = None) -> ReplayProgress:
         """Send every record (or ``limit``); Ctrl-C stops early. Always flushes."""
         next_report = time.monotonic()
-        try:
-            for record in records:
-                if limit is not None and self.progress.read >= limit:
-                    break
-                if self.bucket is not None:
-                    self.bucket.take()
-                self._send(record)
-                self.progress.read += 1
-                if time.monotonic() >= next_report:
-                    self.sender.poll()
-                    self.progress.mark()
-                    if self.report:
-                        self.report(self.progress)
-                    next_report = time.monotonic() + self.report_every_s
-        except KeyboardInterrupt:
-            self.progress.interrupted = True
+        with graceful_interrupt() as stop:
+            try:
+                for record in records:
+                    if stop.is_set():
+                        self.progress.interrupted = True
+                        break
+                    if limit is not None and self.progress.read >= limit:
+                        break
+                    if self.bucket is not None:
+                        self.bucket.take()
+                    self._send(record)
+                    self.progress.read += 1
+                    if time.monotonic() >= next_report:
+                        self.sender.poll()
+                        self.progress.mark()
+                        if self.report:
+                            self.report(self.progress)
+                        next_report = time.monotonic() + self.report_every_s
+            except KeyboardInterrupt:  # a second Ctrl-C
+                self.progress.interrupted = True
         self.progress.mark()
         self.sender.flush()
         if self.report:
