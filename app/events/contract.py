@@ -8,12 +8,21 @@ regenerates the JSON Schema and fails when the committed file has drifted.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -30,15 +39,44 @@ class EventType(StrEnum):
 FUNNEL = (EventType.PAGE_VIEW, EventType.ADD_TO_CART, EventType.PURCHASE)
 
 
-def _utc(value: datetime) -> datetime:
-    # A time without an offset is ambiguous; the contract demands UTC on the wire.
-    if value.tzinfo is None or value.utcoffset() is None:
-        msg = "must carry a UTC offset, e.g. 2026-11-25T18:00:00Z"
+#: The one timestamp form on the wire: ISO 8601 date and time, up to microseconds, with an offset.
+#: Kept this narrow so every reader (pydantic here, Spark SQL in the job) agrees on each value.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+#: A price given as text: plain decimal digits, no exponent, no spaces.
+PRICE_TEXT_PATTERN = r"^-?\d+(\.\d+)?$"
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+_PRICE_TEXT = re.compile(PRICE_TEXT_PATTERN)
+
+
+def _timestamp_text(value: Any) -> Any:
+    # Numbers (unix times) and date-only strings would be accepted by pydantic's
+    # lax datetime parsing but not by other readers: the wire form is one pattern.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        msg = "must be an ISO 8601 timestamp with offset, e.g. 2026-11-25T18:00:00Z"
         raise ValueError(msg)
+    return value
+
+
+def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+def _price_value(value: Any) -> Any:
+    # A JSON number or plain decimal text; not booleans, exponents or "NaN".
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        msg = "must be a number or decimal text"
+        raise ValueError(msg)
+    if isinstance(value, str) and not _PRICE_TEXT.match(value):
+        msg = "must be plain decimal text such as 19.99"
+        raise ValueError(msg)
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_timestamp_text), AfterValidator(_utc)]
+Price = Annotated[Decimal, BeforeValidator(_price_value)]
+StrictInt = Annotated[int, Strict()]
 
 
 class Event(BaseModel):
@@ -62,14 +100,16 @@ class Event(BaseModel):
         None, max_length=256, description="Category path, e.g. electronics.smartphone."
     )
     brand: str | None = Field(None, max_length=128, description="Brand, when known.")
-    price: Decimal | None = Field(
+    price: Price | None = Field(
         None,
         ge=0,
         max_digits=12,
         decimal_places=2,
         description="Unit price; required on purchases.",
     )
-    quantity: int = Field(1, ge=1, le=10_000, description="Units; 1 when absent.")
+    quantity: StrictInt = Field(
+        1, ge=1, le=10_000, description="Units (a JSON integer); 1 when absent."
+    )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the price.")
     source: str = Field(
         "unknown",
