@@ -119,7 +119,7 @@ class Event(BaseModel):
     ingest_ts: UtcDatetime | None = Field(
         None, description="Set by the producer when it publishes; start of end-to-end latency."
     )
-    schema_version: int = Field(
+    schema_version: StrictInt = Field(
         SCHEMA_VERSION, ge=1, description="Contract version of the producer."
     )
 
