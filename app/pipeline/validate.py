@@ -171,6 +171,9 @@ def parse_and_validate(raw: DataFrame, now: Column | None = None) -> DataFrame:
 
     return with_reason.select(
         "*",
+        # The event time whenever it parses, valid record or not: rejects are
+        # attributed to its minute (else to their publish time's).
+        _timestamp(v, "event_time").alias("parsed_event_time"),
         field("event_id", _text(v, "event_id")),
         field("event_time", _timestamp(v, "event_time")),
         field("event_type", F.try_variant_get(v, "$.event_type", "string")),
