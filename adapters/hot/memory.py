@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.errors import TerminalError
-from adapters.hot.mongo import key_filter
+from adapters.hot.mongo import check_limit, clash_message, key_filter
 from adapters.ports import Document, UpsertResult
 
 # One lock for every store: operations are short, and it keeps multi-collection
@@ -137,11 +137,7 @@ class MemoryHotStore:
         with _LOCK:
             result, clashes = self._space().setdefault(collection, _Collection()).upsert(docs, key)
         if clashes:
-            msg = (
-                f"{len(clashes)} document(s) for {collection!r} would duplicate a unique index; "
-                f"first with key {clashes[0]}"
-            )
-            raise TerminalError(msg)
+            raise TerminalError(clash_message(collection, clashes))
         return result
 
     def find_range(
@@ -155,9 +151,7 @@ class MemoryHotStore:
         descending: bool = False,
     ) -> list[Document]:
         """Copies of the documents with ``start <= doc[field] < end``, sorted on ``field``."""
-        if limit is not None and limit < 0:
-            msg = f"limit must be >= 0, not {limit}"
-            raise TerminalError(msg)
+        check_limit(limit)
         lo = None if start is None else _order(_bson(start, collection))
         hi = None if end is None else _order(_bson(end, collection))
         with _LOCK:

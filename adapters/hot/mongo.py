@@ -112,7 +112,7 @@ class MongoHotStore:
                 errs = e.details.get("writeErrors", [])
                 if not errs or any(w.get("code") != 11000 for w in errs):
                     raise
-                raise TerminalError(_clash_message(collection, [w["op"]["q"] for w in errs])) from e
+                raise TerminalError(clash_message(collection, [w["op"]["q"] for w in errs])) from e
             except (KeyError, OperationFailure) as e:
                 # FerretDB ignores "ordered": it stops a batch at the first unique
                 # clash, then either omits "nModified" from the reply (pymongo
@@ -143,7 +143,7 @@ class MongoHotStore:
             inserted += one.upserted_id is not None
             matched += one.matched_count
         if clashes:
-            raise TerminalError(_clash_message(coll.name, clashes))
+            raise TerminalError(clash_message(coll.name, clashes))
         return UpsertResult(inserted, matched)
 
     def find_range(
@@ -157,9 +157,7 @@ class MongoHotStore:
         descending: bool = False,
     ) -> list[Document]:
         """Documents with ``start <= doc[field] < end``, sorted on ``field``, without ``_id``."""
-        if limit is not None and limit < 0:
-            msg = f"limit must be >= 0, not {limit}"
-            raise TerminalError(msg)
+        check_limit(limit)
         if limit == 0:  # Mongo reads limit 0 as "no limit"
             return []
         with self._errors("find_range", collection):
@@ -259,7 +257,15 @@ def _is_duplicate(e: Exception) -> bool:
     )
 
 
-def _clash_message(collection: str, filters: Sequence[Mapping[str, Any]]) -> str:
+def check_limit(limit: int | None) -> None:
+    """Refuse a negative ``find_range`` limit (shared with the memory binding)."""
+    if limit is not None and limit < 0:
+        msg = f"limit must be >= 0, not {limit}"
+        raise TerminalError(msg)
+
+
+def clash_message(collection: str, filters: Sequence[Mapping[str, Any]]) -> str:
+    """The error text for upserts refused by a unique index (shared with the memory binding)."""
     return (
         f"{len(filters)} document(s) for {collection!r} would duplicate a unique index; "
         f"first with key {dict(filters[0])}"
