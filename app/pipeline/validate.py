@@ -139,10 +139,8 @@ def _checks(v: Column, now: Column) -> list[tuple[Column, Reason]]:
     return checks
 
 
-def reason_of(value: Column, now: Column) -> Column:
-    """The reason code a raw record (binary) is rejected for, or null when it is valid."""
-    text = value.cast("string")
-    v = F.try_parse_json(text)
+def _reason(text: Column, v: Column, now: Column) -> Column:
+    """The reason code a record (its text and parsed JSON) is rejected for, or null."""
     kind = F.schema_of_variant(v)
     first_failure = F.coalesce(
         *[F.when(cond, F.lit(reason.value)) for cond, reason in _checks(v, now)]
@@ -162,20 +160,25 @@ def parse_and_validate(raw: DataFrame, now: Column | None = None) -> DataFrame:
     is the clock of the future-time rule (``current_timestamp()`` by default).
     """
     clock = F.current_timestamp() if now is None else now
-    v = F.try_parse_json(F.col("value").cast("string"))
-    with_reason = raw.withColumn("reason", reason_of(F.col("value"), clock))
+    text = F.col("value").cast("string")
+    # Parse each record once; the reason and every field read the parsed column.
+    parsed = raw.withColumn("_json", F.try_parse_json(text))
+    v = F.col("_json")
+    staged = parsed.withColumn("reason", _reason(text, v, clock)).withColumn(
+        # The event time whenever it parses, valid record or not: rejects are
+        # attributed to its minute (else to their publish time's).
+        "parsed_event_time",
+        _timestamp(v, "event_time"),
+    )
     valid = F.col("reason").isNull()
 
     def field(name: str, column: Column) -> Column:
         return F.when(valid, column).alias(name)
 
-    return with_reason.select(
+    return staged.select(
         "*",
-        # The event time whenever it parses, valid record or not: rejects are
-        # attributed to its minute (else to their publish time's).
-        _timestamp(v, "event_time").alias("parsed_event_time"),
         field("event_id", _text(v, "event_id")),
-        field("event_time", _timestamp(v, "event_time")),
+        field("event_time", F.col("parsed_event_time")),
         field("event_type", F.try_variant_get(v, "$.event_type", "string")),
         field("user_id", _text(v, "user_id")),
         field("session_id", _text(v, "session_id")),
@@ -190,4 +193,4 @@ def parse_and_validate(raw: DataFrame, now: Column | None = None) -> DataFrame:
         field(
             "schema_version", F.coalesce(F.try_variant_get(v, "$.schema_version", "int"), F.lit(1))
         ),
-    )
+    ).drop("_json")
