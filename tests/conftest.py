@@ -8,10 +8,21 @@ one is a failure to see.
 
 from __future__ import annotations
 
+import os
 import socket
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+
+from adapters.ports import Bus
+from adapters.registry import open_bus
+
+#: The real services of this run, from the same variables the app reads.
+KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
+KAFKA_BOOTSTRAP = urlsplit(KAFKA_URL).netloc
+MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
 
 
 def require_tcp(url: str, what: str) -> None:
@@ -28,3 +39,20 @@ def require_tcp(url: str, what: str) -> None:
             "`streamkit local up` (or run the suite with `task test`, which does)",
             pytrace=False,
         )
+
+
+@pytest.fixture
+def topics() -> Iterator[tuple[Bus, Bus]]:
+    """A fresh events topic (3 partitions) and dead-letter topic (1) on the real broker."""
+    require_tcp(KAFKA_URL, "Kafka")
+    run = uuid.uuid4().hex[:12]
+    events = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/test_events_{run}")
+    dead = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/test_dead_{run}")
+    events.ensure(3)
+    dead.ensure(1)
+    try:
+        yield events, dead
+    finally:
+        for bus in (events, dead):
+            bus.delete()
+            bus.close()

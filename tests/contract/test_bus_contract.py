@@ -7,11 +7,9 @@ deletes it afterwards.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,10 +17,7 @@ from adapters.errors import StreamkitError, TerminalError, TransientError
 from adapters.faults import plan_of
 from adapters.ports import Bus, BusMessage, BusReader
 from adapters.registry import binding_class, open_bus
-from tests.conftest import require_tcp
-
-KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
-KAFKA_BOOTSTRAP = urlsplit(KAFKA_URL).netloc
+from tests.conftest import KAFKA_BOOTSTRAP, KAFKA_URL, require_tcp
 
 BINDINGS = [
     pytest.param("memory", id="memory"),

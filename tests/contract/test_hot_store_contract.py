@@ -8,7 +8,6 @@ named after a fresh uuid and drops them afterwards.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,11 +23,10 @@ from adapters.hot import memory
 from adapters.hot.memory import MemoryHotStore
 from adapters.hot.mongo import MongoHotStore
 from adapters.ports import Document, HotStore, UpsertResult
-from tests.conftest import require_tcp
+from tests.conftest import MONGO_URL, require_tcp
 
 pytestmark = pytest.mark.timeout(60)
 
-MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
 T0 = datetime(2026, 11, 25, 18, 0, 0, 123000, tzinfo=UTC)  # millisecond precision, as BSON keeps
 
 

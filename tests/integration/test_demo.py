@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,35 +10,28 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.registry import open_bus, open_hot_store
+from adapters.ports import Bus
+from adapters.registry import open_hot_store
 from app.demo import run_demo
 from app.generate import Options, generate
 from app.generate.traffic import MINUTE_MS, default_users
 from app.settings import Settings
-from tests.conftest import require_tcp
+from tests.conftest import MONGO_URL, require_tcp
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.mongo]
 
-KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
-MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
-
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    require_tcp(KAFKA_URL, "Kafka")
+def settings(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Settings]:
     require_tcp(MONGO_URL, "the MongoDB-wire server")
-    bootstrap, run = urlsplit(KAFKA_URL).netloc, uuid.uuid4().hex[:10]
+    events, dead = topics
     s = Settings(
-        bus_url=f"kafka://{bootstrap}/demo_events_{run}",
-        deadletter_url=f"kafka://{bootstrap}/demo_dead_{run}",
-        hot_store_url=f"mongodb://{urlsplit(MONGO_URL).netloc}/demo_{run}",
+        bus_url=events.url,
+        deadletter_url=dead.url,
+        hot_store_url=f"mongodb://{urlsplit(MONGO_URL).netloc}/demo_{uuid.uuid4().hex[:10]}",
         archive_url=(tmp_path / "archive").as_uri(),
     )
-    open_bus(s.bus_url).ensure(3)
-    open_bus(s.deadletter_url).ensure(1)
     yield s
-    open_bus(s.bus_url).delete()
-    open_bus(s.deadletter_url).delete()
     open_hot_store(s.hot_store_url.get_secret_value()).drop("demo_minutes")
 
 

@@ -13,44 +13,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from adapters.ports import Bus
-from adapters.registry import open_bus
 from app.live.mapping import map_change
 from app.live.producer import LiveProducer
 from app.live.sse import SseClient
 from app.producers.sender import EventSender
-from tests.conftest import require_tcp
 from tests.support.sse_server import CURRENT, WIKIDATA_2018, SseServer, recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
-KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
-BOOTSTRAP = urlsplit(KAFKA_URL).netloc
 ROOT = Path(__file__).resolve().parents[2]
 # The console script's entry point, run by this interpreter (no install needed).
 STREAMKIT = [sys.executable, "-c", "from app.cli.main import run; run()"]
-
-
-@pytest.fixture
-def topics() -> Iterator[tuple[Bus, Bus]]:
-    require_tcp(KAFKA_URL, "Kafka")
-    run = uuid.uuid4().hex[:12]
-    events = open_bus(f"kafka://{BOOTSTRAP}/live_{run}")
-    dead = open_bus(f"kafka://{BOOTSTRAP}/live_dl_{run}")
-    events.ensure(3)
-    dead.ensure(1)
-    try:
-        yield events, dead
-    finally:
-        for bus in (events, dead):
-            bus.delete()
-            bus.close()
 
 
 def read_back(bus: Bus, expected: int, timeout_s: float = 60.0) -> list[dict[str, object]]:

@@ -8,9 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -18,27 +16,12 @@ import pytest
 from adapters.ports import Bus
 from adapters.registry import open_bus
 from app.events.rejects import DeadLetter, Reason
-from tests.conftest import require_tcp
+from tests.conftest import KAFKA_BOOTSTRAP
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM11 = ROOT.parent / "shared" / "data" / "rees46_2019-Oct_first17434rows_Team11.csv"
-KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
-BOOTSTRAP = urlsplit(KAFKA_URL).netloc
-
-
-@pytest.fixture
-def topics() -> Iterator[tuple[Bus, Bus]]:
-    require_tcp(KAFKA_URL, "Kafka")
-    suffix = uuid.uuid4().hex[:10]
-    events = open_bus(f"kafka://{BOOTSTRAP}/replay_events_{suffix}")
-    dead = open_bus(f"kafka://{BOOTSTRAP}/replay_dead_{suffix}")
-    events.ensure(3)
-    dead.ensure(1)
-    yield events, dead
-    events.delete()
-    dead.delete()
 
 
 def run_replay(events: Bus, dead: Bus, *args: str) -> subprocess.CompletedProcess[str]:
@@ -95,7 +78,7 @@ def test_a_paced_replay_reports_its_rate(topics: tuple[Bus, Bus]) -> None:
 
 def test_a_missing_topic_is_a_clear_error(topics: tuple[Bus, Bus]) -> None:
     _, dead = topics
-    missing = open_bus(f"kafka://{BOOTSTRAP}/no_such_topic_{uuid.uuid4().hex[:6]}")
+    missing = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/no_such_topic_{uuid.uuid4().hex[:6]}")
     result = run_replay(missing, dead, str(TEAM11))
     assert result.returncode == 2
     assert "does not exist" in result.stderr

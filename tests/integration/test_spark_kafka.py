@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -12,11 +11,9 @@ import pytest
 from adapters.registry import open_bus
 from app.settings import Settings
 from app.spark.session import build_session
-from tests.conftest import require_tcp
+from tests.conftest import KAFKA_URL, require_tcp
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.integration]
-
-KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
 
 
 @pytest.fixture(scope="module")
