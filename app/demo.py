@@ -65,19 +65,11 @@ def ensure_input(path: Path, progress: Progress) -> Path:
     if path.exists():
         return path
     from app.generate import Options, generate
-    from app.generate.traffic import MINUTE_MS, default_users
 
     progress(f"generating {path} (first run; `streamkit generate --help` for the knobs)")
-    minutes = 24 * 60
-    events = 1_000_000
+    day = 24 * 60
     generate(
-        Options(
-            out=path,
-            events=events,
-            minutes=minutes,
-            users=default_users(events, minutes * MINUTE_MS),
-        ),
-        progress=lambda line: progress(f"generate: {line}"),
+        Options.over(path, 1_000_000, day), progress=lambda line: progress(f"generate: {line}")
     )
     return path
 

@@ -15,7 +15,6 @@ from app.cli.output import echo, fail_on_error
 from app.generate import DEFAULT_START, Options, manifest_path
 from app.generate import generate as write_traffic
 from app.generate.faults import Fractions
-from app.generate.traffic import MINUTE_MS, default_users
 from app.generate.writer import Format
 
 DEFAULT_EVENTS = 1_000_000
@@ -111,11 +110,11 @@ def generate(
     if out.exists() and not force:
         msg = f"{out} exists; pass --force to overwrite it"
         raise ConfigurationError(msg)
-    options = Options(
-        out=out,
-        events=rows,
-        minutes=window,
-        users=users or default_users(rows, window * MINUTE_MS),
+    options = Options.over(
+        out,
+        rows,
+        window,
+        users=users,
         seed=seed,
         fmt=fmt,
         start=_start(start),

@@ -32,7 +32,7 @@ from app.generate.faults import (
     Tally,
     malformed_reasons,
 )
-from app.generate.traffic import MINUTE_MS, Catalogue, Events, Traffic, min_users
+from app.generate.traffic import MINUTE_MS, Catalogue, Events, Traffic, default_users, min_users
 from app.generate.writer import Format, Renderer, Sink
 
 Progress = Callable[[str], None]
@@ -54,6 +54,12 @@ class Options:
     start: datetime = DEFAULT_START
     products: int = 5_000
     fractions: Fractions = field(default_factory=Fractions)
+
+    @classmethod
+    def over(cls, out: Path, events: int, minutes: int, **rest: Any) -> Options:
+        """Options for ``events`` rows over ``minutes``, with the default number of shoppers."""
+        users = rest.pop("users", None) or default_users(events, minutes * MINUTE_MS)
+        return cls(out=out, events=events, minutes=minutes, users=users, **rest)
 
     def __post_init__(self) -> None:
         if min(self.events, self.minutes, self.users, self.products) < 1:

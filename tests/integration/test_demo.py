@@ -14,7 +14,6 @@ from adapters.ports import Bus
 from adapters.registry import open_hot_store
 from app.demo import run_demo
 from app.generate import Options, generate
-from app.generate.traffic import MINUTE_MS, default_users
 from app.settings import Settings
 from tests.conftest import MONGO_URL, require_tcp
 
@@ -38,14 +37,7 @@ def settings(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Settings]:
 def test_the_demo_accounts_for_every_generated_row(settings: Settings, tmp_path: Path) -> None:
     rows, minutes = 6_000, 120
     source = tmp_path / "events.csv.gz"
-    generate(
-        Options(
-            out=source,
-            events=rows,
-            minutes=minutes,
-            users=default_users(rows, minutes * MINUTE_MS),
-        )
-    )
+    generate(Options.over(source, rows, minutes))
     manifest = json.loads((tmp_path / "events.csv.gz.manifest.json").read_text())
     kinds = manifest["kinds"]
     malformed = kinds["malformed"]

@@ -12,7 +12,6 @@ import pytest
 from app.events.contract import Event
 from app.events.rejects import validate
 from app.generate import Options, generate
-from app.generate.traffic import MINUTE_MS, default_users
 from app.pipeline.minutes import minute_kpis
 from app.pipeline.validate import parse_and_validate
 from app.producers.formats import Format, read
@@ -45,11 +44,7 @@ def spark() -> Iterator[object]:
 def batches_of_generated_traffic(tmp_path: Path) -> list[list[bytes]]:
     rows, minutes = 12_000, 120
     out = tmp_path / "events.csv"
-    generate(
-        Options(
-            out=out, events=rows, minutes=minutes, users=default_users(rows, minutes * MINUTE_MS)
-        )
-    )
+    generate(Options.over(out, rows, minutes))
     records = [orjson.dumps(r.event) for r in read(out, Format.NATIVE) if r.event is not None]
     return [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
 

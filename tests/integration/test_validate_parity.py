@@ -12,7 +12,6 @@ import pytest
 from app.events.contract import Event
 from app.events.rejects import Rejection, validate
 from app.generate import Options, generate
-from app.generate.traffic import MINUTE_MS, default_users
 from app.generate.writer import Format as GenFormat
 from app.pipeline.validate import parse_and_validate
 from app.producers.formats import Format, read
@@ -122,15 +121,7 @@ def spark() -> Iterator[object]:
 def generated(tmp_path: Path, fmt: GenFormat) -> list[bytes]:
     out = tmp_path / f"events.{fmt.value}"
     rows, minutes = 4_000, 60
-    generate(
-        Options(
-            out=out,
-            events=rows,
-            minutes=minutes,
-            fmt=fmt,
-            users=default_users(rows, minutes * MINUTE_MS),
-        )
-    )
+    generate(Options.over(out, rows, minutes, fmt=fmt))
     records = read(out, Format.NATIVE)
     return [
         orjson.dumps(r.event) if r.event is not None else r.raw

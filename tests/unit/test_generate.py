@@ -41,10 +41,9 @@ JITTER = timedelta(minutes=2)
 
 def make(tmp_path: Path, name: str = "events.csv.gz", **kw: Any) -> tuple[Path, dict[str, Any]]:
     events = kw.pop("events", 20_000)
-    kw.setdefault("minutes", DAY)
-    kw.setdefault("users", default_users(events, kw["minutes"] * 60_000))
+    minutes = kw.pop("minutes", DAY)
     out = tmp_path / name
-    return out, generate(Options(out=out, events=events, **kw))
+    return out, generate(Options.over(out, events, minutes, **kw))
 
 
 def text(path: Path) -> str:

@@ -9,7 +9,6 @@ import orjson
 import pandas as pd
 
 from app.generate import Options, generate
-from app.generate.traffic import MINUTE_MS, default_users
 from app.producers.formats import Format, read
 from tests.support.oracle import closed, compute, session_id
 
@@ -65,11 +64,7 @@ def test_a_gap_of_30_minutes_starts_a_new_session() -> None:
 def test_generated_traffic_matches_its_manifest(tmp_path: Path) -> None:
     rows, minutes = 20_000, 240
     out = tmp_path / "events.csv"
-    generate(
-        Options(
-            out=out, events=rows, minutes=minutes, users=default_users(rows, minutes * MINUTE_MS)
-        )
-    )
+    generate(Options.over(out, rows, minutes))
     manifest = json.loads((tmp_path / "events.csv.manifest.json").read_text())
     records = [orjson.dumps(r.event) for r in read(out, Format.NATIVE) if r.event is not None]
     # 12+ minute late events are ~2 event-minutes (~170 rows) behind the maximum here:
