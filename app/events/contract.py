@@ -164,6 +164,21 @@ def json_schema() -> dict[str, object]:
     return schema
 
 
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO 8601 time with an offset, in UTC; None for anything else.
+
+    Lenient (any form ``datetime.fromisoformat`` reads): producers use it to
+    shift or map times before the contract validates the result.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.utcoffset() is not None else None
+
+
 def now_utc() -> datetime:
     """The wall clock, UTC (one place to read it, so tests can pin it)."""
     return datetime.now(UTC)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from app.events.contract import EventType
+from app.events.contract import EventType, parse_utc
 from app.events.rejects import Reason, Rejection
 
 #: Byte growth from which an edit counts as a purchase: ~2-5 % of edits in the samples.
@@ -167,14 +167,7 @@ def _event_time(change: Mapping[str, Any], meta: Mapping[str, Any]) -> datetime 
     ts = change.get("timestamp")
     if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > 0:
         return datetime.fromtimestamp(ts, UTC)
-    dt = meta.get("dt")
-    if not isinstance(dt, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(dt)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.utcoffset() is not None else None
+    return parse_utc(meta.get("dt"))
 
 
 def _namespace(value: Any) -> str:

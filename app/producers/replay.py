@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from app.events.contract import parse_utc
 from app.producers.formats import InputRecord
 from app.producers.interrupt import graceful_interrupt
 from app.producers.pacing import Schedule, TokenBucket
@@ -54,17 +55,6 @@ class ReplayProgress:
         return ((end_n - start_n) / span if span > 0 else 0.0), span
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 event time with offset, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
 def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -95,7 +85,7 @@ class Replayer:
         self._shift: timedelta | None = None
 
     def _event_time(self, event: dict[str, Any]) -> datetime | None:
-        ts = parse_time(event.get("event_time"))
+        ts = parse_utc(event.get("event_time"))
         if ts is None or self.timing == "keep":
             return ts
         if self._shift is None:
