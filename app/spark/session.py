@@ -67,9 +67,13 @@ def build_session(
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
         "spark.ui.enabled": str(s.spark.ui_enabled).lower(),
+        # Stage progress bars would interleave with the job's own progress lines.
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(s.spark.shuffle_partitions),
         "spark.sql.streaming.stateStore.providerClass": _ROCKSDB,
+        # Commit a batch's state as a small changelog, not a full RocksDB snapshot.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.pyspark.python": sys.executable,
         "spark.sql.warehouse.dir": str(Path(s.state_dir) / "spark-warehouse"),
         **(extra_conf or {}),

@@ -1,4 +1,8 @@
-"""Minute KPIs of the stream job's operator equal the independent oracle's, minute by minute."""
+"""The stream operator's minutes and sessions equal the independent oracle's, batch by batch.
+
+A file source with one file per micro-batch fixes the batch boundaries, so
+the oracle knows exactly which events each batch's watermark made late.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +16,17 @@ import pytest
 from app.events.contract import Event
 from app.events.rejects import validate
 from app.generate import Options, generate
-from app.pipeline.minutes import minute_kpis
+from app.pipeline.operator import operate
 from app.pipeline.validate import parse_and_validate
 from app.producers.formats import Format, read
 from app.settings import Settings
 from app.spark.session import build_session
+from tests.support.compare import assert_minutes_match, assert_sessions_match
 from tests.support.oracle import compute
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
 BATCH = 1_000
-COUNTED = [
-    "page_views",
-    "add_to_carts",
-    "purchases",
-    "remove_from_carts",
-    "events",
-    "revenue_cents",
-    "sessions",
-    "late_dropped",
-]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +55,13 @@ def test_every_minute_matches_the_oracle(spark, tmp_path: Path) -> None:  # type
         .text(str(source))
         .select(
             F.col("value").cast("binary").alias("value"),
+            F.lit(0).alias("partition"),
+            F.lit(0).cast("long").alias("offset"),
             F.current_timestamp().alias("publish_time"),
         )
     )
     query = (
-        minute_kpis(parse_and_validate(stream))
+        operate(parse_and_validate(stream))
         .writeStream.format("memory")
         .queryName("minutes_test")
         .outputMode("update")
@@ -75,27 +72,21 @@ def test_every_minute_matches_the_oracle(spark, tmp_path: Path) -> None:  # type
         for n, batch in enumerate(batches):
             (source / f"{n:05d}.txt").write_bytes(b"\n".join(batch) + b"\n")
             query.processAllAvailable()
-        emitted = spark.sql("SELECT * FROM minutes_test").toPandas()
+        everything = spark.sql("SELECT * FROM minutes_test").toPandas()
     finally:
         query.stop()
 
-    # The last document of each minute is what the hot store ends with.
-    emitted["minute"] = pd.to_datetime(emitted["minute"], utc=True)
-    final = emitted.groupby("minute").tail(1).set_index("minute").sort_index()
-    expected = compute(
-        [r for b in batches for r in b], batch_sizes=[len(b) for b in batches]
-    ).minutes
-    expected = expected.set_index("minute").sort_index()
-    # Minutes holding only rejected records (attributed to their publish or future time)
-    # have no KPIs; the oracle lists minutes with events.
-    extra = final.loc[~final.index.isin(expected.index)]
-    assert (extra[COUNTED].to_numpy() == 0).all()
-    assert set(expected.index) <= set(final.index)
-    final = final.loc[expected.index]
-    diff = (final[COUNTED].astype("int64") - expected[COUNTED]).abs()
-    assert int(diff.to_numpy().sum()) == 0, final[COUNTED][diff.any(axis=1)].head(10)
-    assert int(final["late_dropped"].sum()) > 0
-    assert final["final"].sum() > 0
+    emitted = everything[everything["kind"] == "minute"].copy()
+    oracle = compute([r for b in batches for r in b], batch_sizes=[len(b) for b in batches])
+    assert_minutes_match(emitted, oracle)
+    last_docs = emitted.groupby("minute").tail(1)
+    assert int(last_docs["late_dropped"].sum()) > 0
+    assert last_docs["final"].sum() > 0
     rejected = sum(1 for b in batches for r in b if not isinstance(validate(r), Event))
-    everything = emitted.groupby("minute").tail(1)
-    assert int(everything["deadlettered"].sum()) == rejected > 0
+    assert int(last_docs["deadlettered"].sum()) == rejected > 0
+    assert (everything["kind"] == "reject").sum() == rejected
+    emitted_sessions = everything[everything["kind"] == "session"].drop(columns="session_id")
+    last_time = pd.Timestamp(
+        everything.loc[everything["kind"] == "event", "event_time"].max(), tz="UTC"
+    )
+    assert_sessions_match(emitted_sessions.rename(columns={"sid": "session_id"}), oracle, last_time)
