@@ -174,9 +174,10 @@ class HotStore(Protocol):
     """A document store for recent, query-ready data (minute KPIs, sessions, health).
 
     Guarantees: ``upsert_many`` is idempotent per key (the same documents
-    written twice leave the same state, never a second copy); reads see every
-    acknowledged write. Implementations use only operations that MongoDB,
-    DocumentDB, Atlas and FerretDB all support.
+    written twice leave the same state, never a second copy); ``add_once``
+    applies at most once per stamp; reads see every acknowledged write.
+    Implementations use only operations that MongoDB, DocumentDB, Atlas and
+    FerretDB all support.
     """
 
     url: str
@@ -196,6 +197,34 @@ class HotStore(Protocol):
 
         Fields present in a document replace the stored ones; fields absent are
         left alone. One bulk request per call where the store allows it.
+        """
+        ...
+
+    def add_once(
+        self,
+        collection: str,
+        key: Mapping[str, Any],
+        increments: Mapping[str, int],
+        *,
+        stamp_field: str,
+        stamp: int,
+    ) -> bool:
+        """Add ``increments`` to the integer fields of the one document matching ``key``, once.
+
+        Paths may be dotted (``latency.b07``); missing fields and parents are
+        created, starting from 0. Applies only when the document's
+        ``stamp_field`` is missing or less than ``stamp``, and sets it to
+        ``stamp`` in the same single-document update, so a retried or replayed
+        call with the same stamp changes nothing. Used to merge per-batch
+        latency histograms idempotently (stamp = streaming batch id).
+
+        Returns True when it applied; False when the stamp was already reached
+        or no document matches (there is no upsert).
+
+        Raises:
+            TerminalError: an empty key, a non-integer increment, paths that
+                overlap each other or the stamp, or a stored field in the way
+                that is not a number (or, for a parent, not a document).
         """
         ...
 

@@ -1,219 +1,199 @@
-"""``streamkit demo``: the local stack end to end, as far as the kit goes today.
+"""``streamkit demo``: the whole path, live: replay → Kafka → Spark → MongoDB + Parquet.
 
-1. Generates ``data/events.csv.gz`` when it is missing (the seeded traffic of
-   ``streamkit generate``: valid events plus counted duplicates, late and
-   malformed rows).
-2. Replays its first rows to the events topic through the real replay path
-   (unframeable rows to the dead-letter topic), keeping their event times.
-3. Reads every replayed event back from the bus, validates it against the
-   contract and drops duplicate ``event_id``s.
-4. Upserts per-minute counts into the hot store and archives the valid
-   events as hour-partitioned Parquet, then reads both back.
-
-Each step checks its own result. Steps 3-4 are done in-process for now; the
-Spark streaming job takes them over when it lands.
+1. Generates ``data/demo-2000eps.csv.gz`` when it is missing: seeded shop
+   traffic at 2,000 events/s of event time, with counted duplicates, late
+   and malformed rows (``streamkit generate``).
+2. Starts the stream job (``streamkit pipeline``) in the background and
+   forwards its progress lines.
+3. Replays the file at 2,000 events/s with event times shifted to now, so the
+   minutes are live; unframeable rows go to the dead-letter topic.
+4. Waits until the job has caught up (the health document shows a batch
+   after the replay ended and no lag), prints the minute KPIs as
+   ``streamkit kpis`` does, and checks that the archive holds exactly the
+   events the minutes count.
+5. Stops the job (Ctrl-C semantics: it finishes its batch).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import orjson
-import pyarrow as pa
+from typing import IO, Any
 
 from adapters.errors import StreamkitError
-from adapters.ports import Bus
+from adapters.ports import HotStore
 from app import bootstrap
-from app.events.contract import Event, EventType
-from app.events.rejects import Rejection, validate
+from app.pipeline.documents import KPI_MINUTES
+from app.pipeline.health import HEALTH
+from app.pipeline.sinks import EVENTS
 from app.producers.formats import Format, read
-from app.producers.replay import Replayer
+from app.producers.replay import Replayer, ReplayProgress
 from app.producers.sender import EventSender
 from app.settings import PROJECT_ROOT, Settings
 
 Progress = Callable[[str], None]
 
-#: The demo's input, generated when missing.
-DEMO_INPUT = PROJECT_ROOT / "data" / "events.csv.gz"
+#: The demo's input: 2,000 events/s of event time for 3 minutes, generated when missing.
+DEMO_INPUT = PROJECT_ROOT / "data" / "demo-2000eps.csv.gz"
+DEMO_RATE = 2_000
+_INPUT_EVENTS, _INPUT_MINUTES = 360_000, 3
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo sent and what came back through each port."""
+    """What the demo sent and what the job made of it."""
 
-    run_id: str
     replayed: int
     dead_lettered: int
-    read_back: int
-    valid: int
-    duplicates: int
-    rejected: Counter[str]
-    minutes: int
+    rate: float
+    minutes: list[dict[str, Any]]
     archived: int
     seconds: float
 
+    @property
+    def counted(self) -> int:
+        """Valid, first, on-time events the minutes count."""
+        return sum(int(m["events"]) for m in self.minutes)
+
 
 def ensure_input(path: Path, progress: Progress) -> Path:
-    """Generate the default traffic file when it is missing."""
+    """Generate the demo traffic file when it is missing."""
     if path.exists():
         return path
     from app.generate import Options, generate
 
     progress(f"generating {path} (first run; `streamkit generate --help` for the knobs)")
-    day = 24 * 60
     generate(
-        Options.over(path, 1_000_000, day), progress=lambda line: progress(f"generate: {line}")
+        Options.over(path, _INPUT_EVENTS, _INPUT_MINUTES),
+        progress=lambda line: progress(f"generate: {line}"),
     )
     return path
 
 
-def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> EventSender:
+class BackgroundJob:
+    """``streamkit pipeline`` as a child process, its output forwarded line by line."""
+
+    def __init__(self, settings: Settings, progress: Progress) -> None:
+        """Start the job; its log is also kept under the state directory."""
+        self.log_path = settings.state_dir / "logs" / "demo-pipeline.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "pipeline"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **settings.environment(), "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        self._forward = threading.Thread(
+            target=self._pump, args=(self.process.stdout, progress), daemon=True
+        )
+        self._forward.start()
+
+    def _pump(self, stream: IO[bytes], progress: Progress) -> None:
+        with self.log_path.open("ab") as log:
+            for raw in stream:
+                log.write(raw)
+                line = raw.decode(errors="replace").rstrip()
+                if line.startswith(("batch ", "reading ", "checkpoint ", "error", "pipeline ")):
+                    progress(f"pipeline | {line}")
+
+    def running(self) -> bool:
+        """True while the child lives."""
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ctrl-C the job (it stops after its batch); SIGKILL its group if it hangs."""
+        if self.running():
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self._forward.join(timeout=5)
+
+
+def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> ReplayProgress:
     sender = EventSender(
         bootstrap.bus(settings), bootstrap.deadletter(settings), source=f"file:{path.name}"
     )
-    # Original event times: replaying at full speed with times shifted to now
-    # would put most events in the future, where the contract rejects them.
-    Replayer(sender, timing="keep").run(read(path, Format.AUTO), limit=limit)
+
+    def report(p: ReplayProgress) -> None:
+        rate, _ = p.recent_rate(5.0)
+        progress(f"replay   | sent {p.sent:,} of {limit:,} · {rate:,.0f} events/s")
+
+    replayer = Replayer(sender, rate=DEMO_RATE, timing="now", report=report, report_every_s=5.0)
+    done = replayer.run(read(path, Format.AUTO), limit=limit)
     sender.close()
     s = sender.stats
     if s.failed or s.delivered != s.published + s.dead_lettered:
         msg = f"replay: {s.failed} deliveries failed ({'; '.join(s.failures[:1])})"
         raise StreamkitError(msg)
-    progress(
-        f"replayed {s.published:,} records to the events topic, {s.dead_lettered} dead-lettered"
-    )
-    return sender
+    return done
 
 
-def _read_back(bus: Bus, since: datetime, expected: int, timeout_s: float = 120.0) -> list[bytes]:
-    """Every message published since ``since`` (by its ingest_ts), read with a fresh group."""
-    reader = bus.reader(f"streamkit-demo-{uuid.uuid4().hex[:8]}")
-    stamp = since.isoformat().replace("+00:00", "Z")
-    mine: list[bytes] = []
+def _wait_caught_up(
+    hot: HotStore, job: BackgroundJob, since: datetime, timeout_s: float, progress: Progress
+) -> None:
+    """Until the job reports a batch that started after ``since`` with nothing left to read."""
     deadline = time.monotonic() + timeout_s
-    try:
-        while len(mine) < expected and time.monotonic() < deadline:
-            for message in reader.read(max_messages=10_000, timeout_s=0.5):
-                if _ingest_ts(message.value) >= stamp:
-                    mine.append(message.value)
-    finally:
-        reader.close()
-    return mine
-
-
-def _ingest_ts(value: bytes) -> str:
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return ""
-    return str(record.get("ingest_ts", "")) if isinstance(record, dict) else ""
-
-
-def _validate(raw: list[bytes]) -> tuple[list[Event], int, Counter[str]]:
-    """Valid events with duplicates dropped, the duplicate count, rejections by reason."""
-    seen: set[str] = set()
-    valid: list[Event] = []
-    duplicates = 0
-    rejected: Counter[str] = Counter()
-    for value in raw:
-        result = validate(value)
-        if isinstance(result, Rejection):
-            rejected[result.reason.value] += 1
-        elif result.event_id in seen:
-            duplicates += 1
-        else:
-            seen.add(result.event_id)
-            valid.append(result)
-    return valid, duplicates, rejected
-
-
-def per_minute_counts(events: list[Event]) -> list[dict[str, Any]]:
-    """Counts of each event type per UTC minute, as hot-store documents."""
-    counts: Counter[tuple[datetime, EventType]] = Counter()
-    for event in events:
-        counts[(event.event_time.replace(second=0, microsecond=0), event.event_type)] += 1
-    minutes = sorted({m for m, _ in counts})
-    return [{"minute": m, **{f"{t.value}s": counts[(m, t)] for t in EventType}} for m in minutes]
-
-
-def _archive_table(events: list[Event]) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            e.model_dump(mode="python", exclude={"price"}) | {"price": float(e.price or 0)}
-            for e in events
-        ]
-    )
+    while time.monotonic() < deadline:
+        if not job.running():
+            msg = f"the stream job exited early (code {job.process.returncode}); see {job.log_path}"
+            raise StreamkitError(msg)
+        health = hot.latest(HEALTH, "last_batch_at")
+        if health and health["last_batch_at"] > since and health.get("lag_records") == 0:
+            return
+        time.sleep(1.0)
+    msg = f"the stream job did not catch up within {timeout_s:.0f} s; see {job.log_path}"
+    raise StreamkitError(msg)
 
 
 def run_demo(
-    settings: Settings, count: int, progress: Progress, source: Path = DEMO_INPUT
+    settings: Settings, seconds: int, progress: Progress, source: Path = DEMO_INPUT
 ) -> DemoResult:
-    """Replay ``count`` records of ``source`` and push them through every port."""
+    """Run the job, replay ``seconds`` of traffic at 2,000 events/s, check what comes out."""
     started = time.monotonic()
-    run_id = uuid.uuid4().hex[:8]
     path = ensure_input(source, progress)
-    since = datetime.now(UTC)
-    sender = _replay(path, settings, count, progress)
     ports = bootstrap.ports(settings)
+    job = BackgroundJob(settings, progress)
     try:
-        raw = _read_back(ports.bus, since, sender.stats.published)
-        if len(raw) != sender.stats.published:
-            msg = f"read back {len(raw)} of {sender.stats.published} replayed records"
-            raise StreamkitError(msg)
-        valid, duplicates, rejected = _validate(raw)
+        window_start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        replay_started = time.monotonic()
+        done = _replay(path, settings, seconds * DEMO_RATE, progress)
+        rate = done.sent / max(time.monotonic() - replay_started, 1e-9)
         progress(
-            f"read back all {len(raw):,}: {len(valid):,} valid, {duplicates} duplicates dropped, "
-            f"{sum(rejected.values())} rejected {dict(rejected)}"
+            f"replayed {done.stats.published:,} events at {rate:,.0f}/s "
+            f"({done.stats.dead_lettered} unframeable rows dead-lettered); waiting for the job"
         )
-        docs = per_minute_counts(valid)
-        ports.hot_store.ensure_index("demo_minutes", ["minute"], unique=True)
-        ports.hot_store.upsert_many("demo_minutes", docs, key=["minute"])
-        stored = ports.hot_store.find_range(
-            "demo_minutes", "minute", docs[0]["minute"], docs[-1]["minute"] + timedelta(minutes=1)
-        )
-        if len(stored) != len(docs):
-            msg = f"hot store returned {len(stored)} of {len(docs)} minute documents"
+        _wait_caught_up(ports.hot_store, job, datetime.now(UTC), 180.0, progress)
+        window_end = datetime.now(UTC) + timedelta(minutes=10)
+        minutes = ports.hot_store.find_range(KPI_MINUTES, "minute", window_start, window_end)
+        counted = sum(int(m["events"]) for m in minutes)
+        if not minutes or counted == 0:
+            msg = f"no minute KPIs between {window_start:%H:%M} and now; see {job.log_path}"
             raise StreamkitError(msg)
-        progress(
-            f"hot store: {len(stored)} minute documents upserted and read back; the last three:"
-        )
-        for doc in stored[-3:]:
-            counts = ", ".join(f"{t.value}={doc[f'{t.value}s']}" for t in EventType)
-            progress(f"  {doc['minute']:%Y-%m-%d %H:%M} UTC  {counts}")
-
-        written = ports.archive.write(
-            "demo_events", _archive_table(valid), time_column="event_time", batch_id=run_id
-        )
-        first, last = min(e.event_time for e in valid), max(e.event_time for e in valid)
-        back = ports.archive.read(
-            "demo_events", first, last + timedelta(seconds=1), time_column="event_time"
-        )
-        ids = {e.event_id for e in valid}
-        archived = sum(1 for i in back.column("event_id").to_pylist() if i in ids)
-        if archived < len(valid):
-            msg = f"archive returned {archived} of {len(valid)} events"
+        archived = ports.archive.read(EVENTS, window_start, window_end, time_column="event_time")
+        if archived.num_rows != counted:
+            msg = f"the archive holds {archived.num_rows:,} events, the minutes count {counted:,}"
             raise StreamkitError(msg)
-        progress(
-            f"archive: {written.rows:,} events in {len(written.files)} Parquet file(s), read back"
-        )
     finally:
+        job.stop()
         ports.close()
     return DemoResult(
-        run_id,
-        sender.stats.published,
-        sender.stats.dead_lettered,
-        len(raw),
-        len(valid),
-        duplicates,
-        rejected,
-        len(docs),
-        archived,
+        done.stats.published,
+        done.stats.dead_lettered,
+        rate,
+        minutes,
+        archived.num_rows,
         time.monotonic() - started,
     )

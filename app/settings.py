@@ -49,6 +49,17 @@ class SparkSettings(BaseModel):
     jars: str = ""
 
 
+class PipelineSettings(BaseModel):
+    """How ``streamkit pipeline`` runs the stream job (``STREAMKIT_PIPELINE__*``)."""
+
+    trigger_seconds: float = Field(2.0, gt=0, le=3600)
+    # Caps a batch while catching up on a backlog, so batches stay short.
+    max_records_per_batch: int = Field(50_000, ge=1)
+    hot_retention_days: float = Field(7.0, gt=0)
+    # Test-only: "<point>@<batch id>" kills the job there (app.pipeline.crash).
+    crash_at: str = ""
+
+
 class Settings(BaseSettings):
     """Every knob of streamkit, with defaults that run the local stack."""
 
@@ -67,6 +78,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     local: LocalStackSettings = Field(default_factory=LocalStackSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
@@ -89,6 +101,18 @@ class Settings(BaseSettings):
                 f"not {self.env!r})"
             )
             raise ValueError(msg)
+
+    def environment(self) -> dict[str, str]:
+        """The ``STREAMKIT_*`` variables that make a child process see these ports and paths."""
+        return {
+            "STREAMKIT_BUS_URL": self.bus_url,
+            "STREAMKIT_DEADLETTER_URL": self.deadletter_url,
+            "STREAMKIT_HOT_STORE_URL": self.hot_store_url.get_secret_value(),
+            "STREAMKIT_ARCHIVE_URL": self.archive_url,
+            "STREAMKIT_CHECKPOINT_DIR": str(self.checkpoints),
+            "STREAMKIT_STATE_DIR": str(self.state_dir),
+            "STREAMKIT_CACHE_DIR": str(self.cache_dir),
+        }
 
     @property
     def checkpoints(self) -> Path:

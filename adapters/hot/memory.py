@@ -6,6 +6,9 @@ the Mongo binding on MongoDB, so code tested here behaves the same there:
 
 * ``$set`` upserts matched on the key fields; unique indexes enforced, a
   missing field counting as null (as MongoDB does);
+* ``add_once`` as a guarded ``$inc``: dotted paths create nested documents,
+  a counter that is not a number (or a parent that is not a document) is
+  refused, and nothing changes unless the whole update applies;
 * BSON ordering and type bracketing: a range on datetimes never matches
   strings, null and missing fields never match a range;
 * values stored as BSON would: datetimes as aware UTC truncated to
@@ -25,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.errors import TerminalError
-from adapters.hot.mongo import check_limit, clash_message, key_filter
+from adapters.hot.mongo import check_add_once, check_limit, clash_message, key_filter
 from adapters.ports import Document, UpsertResult
 
 # One lock for every store: operations are short, and it keeps multi-collection
@@ -33,6 +36,7 @@ from adapters.ports import Document, UpsertResult
 _LOCK = threading.Lock()
 _SPACES: dict[str, dict[str, _Collection]] = {}
 _INT64 = 2**63
+_MISSING = object()
 
 
 def reset(name: str | None = None) -> None:
@@ -79,6 +83,17 @@ class _Collection:
                 target.update(doc)  # in place: the maps above point at it
                 matched += 1
         return UpsertResult(inserted, matched), clashes
+
+    def replace(self, doc: Document, updated: Document, collection: str) -> None:
+        """Put ``updated`` in place of ``doc``, unless it would duplicate a unique index."""
+        for fields, unique in self.indexes.values():
+            mine = _frozen(updated, fields)
+            if unique and mine != _frozen(doc, fields):
+                if any(_frozen(d, fields) == mine for d in self.docs if d is not doc):
+                    clash = {f: updated.get(f) for f in fields}
+                    raise TerminalError(clash_message(collection, [clash]))
+        doc.clear()
+        doc.update(updated)
 
 
 class MemoryHotStore:
@@ -139,6 +154,30 @@ class MemoryHotStore:
         if clashes:
             raise TerminalError(clash_message(collection, clashes))
         return result
+
+    def add_once(
+        self,
+        collection: str,
+        key: Mapping[str, Any],
+        increments: Mapping[str, int],
+        *,
+        stamp_field: str,
+        stamp: int,
+    ) -> bool:
+        """Add to the first document matching ``key`` unless its stamp has reached ``stamp``."""
+        check_add_once(collection, key, increments, stamp_field, stamp)
+        wanted = {k: _order(_bson(v, collection)) for k, v in key.items()}
+        with _LOCK:
+            coll = self._space().get(collection, _Collection())
+            doc = next((d for d in coll.docs if _matches(d, wanted)), None)
+            if doc is None or not _stamp_below(_get(doc, stamp_field), stamp):
+                return False
+            updated = copy.deepcopy(doc)  # all or nothing, as one server-side update
+            for path, n in increments.items():
+                _increment(updated, path, n, collection)
+            _put(updated, stamp_field, stamp, collection)
+            coll.replace(doc, updated, collection)
+        return True
 
     def find_range(
         self,
@@ -244,3 +283,51 @@ def _within(value: tuple[int, Any], lo: tuple[int, Any] | None, hi: tuple[int, A
     if lo is not None and (value[0] != lo[0] or value < lo):
         return False
     return hi is None or (value[0] == hi[0] and value < hi)
+
+
+def _get(doc: Mapping[str, Any], path: str) -> Any:
+    """The value at dotted ``path``, or ``_MISSING``."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _matches(doc: Mapping[str, Any], wanted: Mapping[str, tuple[int, Any]]) -> bool:
+    """Equality on every key path; a missing field equals null, as in MongoDB."""
+    found = ((_get(doc, k), v) for k, v in wanted.items())
+    return all(_order(None if x is _MISSING else x) == v for x, v in found)
+
+
+def _stamp_below(held: Any, stamp: int) -> bool:
+    """MongoDB's ``$exists: false`` or ``$lt``: null and non-numbers never pass."""
+    return held is _MISSING or (_order(held)[0] == 1 and held < stamp)
+
+
+def _parent(doc: Document, path: str, collection: str) -> tuple[Document, str]:
+    """The document holding ``path``'s last part, creating missing parents."""
+    *parents, leaf = path.split(".")
+    here = doc
+    for part in parents:
+        here = here.setdefault(part, {})
+        if not isinstance(here, dict):
+            kind = type(here).__name__
+            msg = f"add_once on {collection!r}: cannot create {path!r} under a {kind}"
+            raise TerminalError(msg)
+    return here, leaf
+
+
+def _increment(doc: Document, path: str, n: int, collection: str) -> None:
+    here, leaf = _parent(doc, path, collection)
+    old = here.get(leaf, 0)
+    if _order(old)[0] != 1:  # MongoDB refuses $inc on null, bool, string, ...
+        msg = f"add_once on {collection!r}: {path!r} holds a non-number, {old!r}"
+        raise TerminalError(msg)
+    here[leaf] = _bson(old + n, collection)  # refuses a sum beyond 64 bits, as MongoDB does
+
+
+def _put(doc: Document, path: str, value: Any, collection: str) -> None:
+    here, leaf = _parent(doc, path, collection)
+    here[leaf] = value

@@ -2,8 +2,9 @@
 
 One binding serves MongoDB, Amazon DocumentDB, MongoDB Atlas and FerretDB, so
 it keeps to what all four support: ``$set`` upserts (one ``update`` command
-per batch), range finds with sort and limit, ``deleteMany``, plain and unique
-ascending indexes, ``drop``. No TTL indexes, transactions or aggregation.
+per batch), ``$inc`` guarded by a query on a stamp field, range finds with
+sort and limit, ``deleteMany``, plain and unique ascending indexes, ``drop``.
+No TTL indexes, transactions or aggregation.
 
 The URL is a standard connection string; its path names the database
 (``streamkit`` when empty) and its query options (``tls``, ``tlsCAFile``,
@@ -146,6 +147,30 @@ class MongoHotStore:
             raise TerminalError(clash_message(coll.name, clashes))
         return UpsertResult(inserted, matched)
 
+    def add_once(
+        self,
+        collection: str,
+        key: Mapping[str, Any],
+        increments: Mapping[str, int],
+        *,
+        stamp_field: str,
+        stamp: int,
+    ) -> bool:
+        """One ``update_one``: ``$inc`` the counters and ``$set`` the stamp, guarded on the stamp.
+
+        The guard, ``$or`` of ``$exists: false`` and ``$lt``, is plain query
+        language that MongoDB, DocumentDB, Atlas and FerretDB all accept; a
+        stamp that is null or not a number never passes it.
+        """
+        check_add_once(collection, key, increments, stamp_field, stamp)
+        guard = [{stamp_field: {"$exists": False}}, {stamp_field: {"$lt": stamp}}]
+        update: dict[str, Any] = {"$set": {stamp_field: stamp}}
+        if increments:  # MongoDB before 5.0 and DocumentDB refuse an empty $inc
+            update["$inc"] = dict(increments)
+        with self._errors("add_once", collection):
+            result = self._coll(collection).update_one({**key, "$or": guard}, update)
+        return result.matched_count > 0
+
     def find_range(
         self,
         collection: str,
@@ -236,6 +261,49 @@ def key_filter(doc: Mapping[str, Any], key: Sequence[str], collection: str) -> d
         msg = f"document for {collection!r} has a field the store reserves: {bad[0]!r}"
         raise TerminalError(msg)
     return {k: doc[k] for k in key}
+
+
+def check_add_once(
+    collection: str,
+    key: Mapping[str, Any],
+    increments: Mapping[str, int],
+    stamp_field: str,
+    stamp: int,
+) -> None:
+    """Refuse an ``add_once`` no store would apply (shared with the memory binding)."""
+    where = f"add_once on {collection!r}"
+    if not key:
+        msg = f"{where} needs a key: an empty one would match any document"
+        raise TerminalError(msg)
+    if bad := [k for k in key if not isinstance(k, str) or not k or k[:1] == "$"]:
+        msg = f"{where}: {bad[0]!r} cannot be a key field"
+        raise TerminalError(msg)
+    if odd := [v for v in (stamp, *increments.values()) if not _is_int64(v)]:
+        msg = f"{where}: the stamp and increments must be 64-bit ints, not {odd[0]!r}"
+        raise TerminalError(msg)
+    paths = [stamp_field, *increments]
+    if bad := [p for p in paths if not _updatable(p)]:
+        msg = f"{where}: {bad[0]!r} cannot be updated (empty part, '$' or '_id')"
+        raise TerminalError(msg)
+    for i, p in enumerate(paths):  # the server refuses an update touching a path twice
+        if clash := [q for q in paths[i + 1 :] if _overlap(p, q)]:
+            msg = f"{where}: paths {p!r} and {clash[0]!r} overlap"
+            raise TerminalError(msg)
+
+
+def _is_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
+def _updatable(path: str) -> bool:
+    if not isinstance(path, str):
+        return False
+    parts = path.split(".")
+    return all(p and p[:1] != "$" for p in parts) and parts[0] != "_id"
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
 
 
 def _range(field: str, start: Any, end: Any) -> dict[str, Any]:

@@ -12,8 +12,10 @@ import typer
 from adapters.urls import mask_url
 from app.cli import local, schema
 from app.cli.generate import generate
+from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
 from app.cli.output import echo, fail_on_error
+from app.cli.pipeline import pipeline
 from app.cli.replay import replay
 from app.settings import get_settings
 
@@ -30,6 +32,8 @@ app.add_typer(schema.app, name="schema")
 app.command("replay")(replay)
 app.command("live")(live)
 app.command("generate")(generate)
+app.command("pipeline")(pipeline)
+app.command("kpis")(kpis)
 
 
 @app.callback()
@@ -49,25 +53,26 @@ def main(
 @app.command()
 @fail_on_error
 def demo(
-    events: Annotated[
-        int, typer.Option(min=1, max=1_000_000, help="Records of the input file to replay.")
-    ] = 20_000,
+    seconds: Annotated[
+        int, typer.Option(min=5, max=180, help="Seconds of traffic to replay at 2,000 events/s.")
+    ] = 60,
     source: Annotated[
         Path | None,
         typer.Option(
-            "--input", help="Traffic file (default data/events.csv.gz, generated if missing)."
+            "--input",
+            help="Traffic file at 2,000 events/s of event time "
+            "(default data/demo-2000eps.csv.gz, generated if missing).",
         ),
     ] = None,
     no_up: Annotated[
         bool, typer.Option("--no-up", help="Use the running services; do not start the stack.")
     ] = False,
 ) -> None:
-    """Bring the local stack up and push generated traffic through every port.
+    """The whole path, live: replay at 2,000 events/s → Kafka → Spark → MongoDB + Parquet.
 
-    Generates data/events.csv.gz when missing, replays its first records to
-    the bus (original event times), reads them all back, validates them
-    against the contract, drops duplicates, upserts per-minute counts into the
-    hot store and archives the events as Parquet, checking each step.
+    Starts the local stack and the stream job, replays generated traffic with event times
+    shifted to now, waits for the job to catch up, prints the minute KPIs (as `streamkit kpis`
+    does) and checks that the archive holds exactly the events the minutes count.
     """
     from app.demo import DEMO_INPUT, run_demo
     from app.localstack.stack import LocalStack
@@ -75,12 +80,13 @@ def demo(
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()
-    r = run_demo(settings, events, echo, source or DEMO_INPUT)
+    r = run_demo(settings, seconds, echo, source or DEMO_INPUT)
+    echo_minutes(r.minutes)
     echo(
-        f"demo {r.run_id} ok in {r.seconds:.1f} s: {r.replayed:,} replayed "
-        f"(+{r.dead_lettered} dead-lettered), {r.read_back:,} read back, {r.valid:,} valid, "
-        f"{r.duplicates} duplicates, {sum(r.rejected.values())} rejected, "
-        f"{r.minutes} minutes stored, {r.archived:,} archived"
+        f"demo ok in {r.seconds:.0f} s: {r.replayed:,} replayed at {r.rate:,.0f} events/s "
+        f"(+{r.dead_lettered} dead-lettered at the producer) → {r.counted:,} events counted in "
+        f"{len(r.minutes)} minutes, {r.archived:,} archived. "
+        "Look again with `streamkit kpis`."
     )
 
 

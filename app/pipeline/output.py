@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 
 from app.events.spark_schema import event_schema
 
-_MINUTE = [
+_MINUTE_FIELDS = [
     T.StructField("minute", T.TimestampType()),
     *[
         T.StructField(name, T.LongType())
@@ -34,6 +34,8 @@ _MINUTE = [
     T.StructField("closing", T.BooleanType()),
     T.StructField("watermark", T.TimestampType()),
 ]
+#: The columns of a minute row, as stored (``closing`` only steers the archive).
+MINUTE_COLUMNS = tuple(f.name for f in _MINUTE_FIELDS if f.name != "closing")
 # Sessions share user_id and the count columns above; `sid` is the server session id
 # (the event's own `session_id` is the client's).
 _SESSION = [
@@ -53,7 +55,7 @@ _REJECT = [T.StructField("raw", T.BinaryType()), T.StructField("reason", T.Strin
 OUTPUT = T.StructType(
     [
         T.StructField("kind", T.StringType(), nullable=False),
-        *_MINUTE,
+        *_MINUTE_FIELDS,
         *_SESSION,
         *[T.StructField(f.name, f.dataType) for f in event_schema().fields],
         *_POSITION,

@@ -227,6 +227,133 @@ def test_drop_removes_documents_and_indexes(hot: Hot) -> None:
     assert len(hot.all()) == 2
 
 
+# -------------------------------------------------------------------- add_once
+
+
+def add(hot: Hot, key: Any, increments: dict[str, int], stamp: int, field: str = "batch") -> bool:
+    return hot.store.add_once(hot.coll, key, increments, stamp_field=field, stamp=stamp)
+
+
+def test_add_once_applies_once_per_stamp(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1, "n": 5}, {"id": 2, "n": 0}], key=["id"])
+    assert add(hot, {"id": 1}, {"n": 2, "m": 3}, stamp=7) is True
+    assert hot.all()[0] == {"id": 1, "n": 7, "m": 3, "batch": 7}
+    # The same stamp again (a retried or replayed batch): a no-op.
+    assert add(hot, {"id": 1}, {"n": 2, "m": 3}, stamp=7) is False
+    # A lower stamp too; a higher one applies again.
+    assert add(hot, {"id": 1}, {"n": 100}, stamp=6) is False
+    assert add(hot, {"id": 1}, {"n": 1}, stamp=8) is True
+    assert hot.all() == [{"id": 1, "n": 8, "m": 3, "batch": 8}, {"id": 2, "n": 0}]
+
+
+def test_add_once_without_a_document_creates_nothing(hot: Hot) -> None:
+    assert add(hot, {"id": 1}, {"n": 1}, stamp=1) is False  # no collection yet
+    hot.store.upsert_many(hot.coll, [{"id": 2, "n": 0}], key=["id"])
+    assert add(hot, {"id": 1}, {"n": 1}, stamp=1) is False
+    assert hot.all() == [{"id": 2, "n": 0}]
+
+
+def test_add_once_dotted_paths_create_nested_counters(hot: Hot) -> None:
+    minute = {"minute": T0}
+    hot.store.upsert_many(hot.coll, [{**minute, "events": 3}], key=["minute"])
+    assert add(hot, minute, {"latency.b07": 3, "latency.b10": 1}, 1, "latency_batch")
+    assert add(hot, minute, {"latency.b07": 2, "latency.b12": 4}, 2, "latency_batch")
+    assert not add(hot, minute, {"latency.b07": 2}, 2, "latency_batch")
+    [doc] = hot.store.find_range(hot.coll, "minute")
+    assert doc == {
+        "minute": T0,
+        "events": 3,
+        "latency": {"b07": 5, "b10": 1, "b12": 4},
+        "latency_batch": 2,
+    }
+
+
+def test_add_once_matches_every_key_field(hot: Hot) -> None:
+    docs = [{"id": 1, "shop": "a", "n": 0}, {"id": 1, "shop": "b", "n": 0}]
+    hot.store.upsert_many(hot.coll, docs, key=["id", "shop"])
+    assert add(hot, {"id": 1, "shop": "b"}, {"n": 1}, stamp=1)
+    assert [d["n"] for d in sorted(hot.all(), key=lambda d: d["shop"])] == [0, 1]
+
+
+def test_add_once_of_no_increments_still_sets_the_stamp(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1}], key=["id"])
+    assert add(hot, {"id": 1}, {}, stamp=3)
+    assert not add(hot, {"id": 1}, {"n": 1}, stamp=3)
+    assert hot.all() == [{"id": 1, "batch": 3}]
+
+
+def test_add_once_a_null_stamp_never_passes(hot: Hot) -> None:
+    # MongoDB: null is not missing, and not less than a number.
+    hot.store.upsert_many(hot.coll, [{"id": 1, "batch": None, "n": 0}], key=["id"])
+    assert add(hot, {"id": 1}, {"n": 1}, stamp=1) is False
+    assert hot.all() == [{"id": 1, "batch": None, "n": 0}]
+
+
+@pytest.mark.parametrize(
+    ("stored", "key", "increments", "stamp"),
+    [
+        ({"id": 1, "n": "x"}, {"id": 1}, {"n": 1}, 1),  # $inc on a string
+        ({"id": 1, "n": None}, {"id": 1}, {"n": 1}, 1),  # $inc on null
+        ({"id": 1, "n": "x"}, {"id": 1}, {"n.b07": 1}, 1),  # a parent that is no document
+        ({"id": 1, "n": 2**63 - 1}, {"id": 1}, {"n": 1}, 1),  # beyond 64-bit ints
+        ({"id": 1}, {"id": 1}, {"n": 1.5}, 1),  # not an integer
+        ({"id": 1}, {"id": 1}, {"n": True}, 1),
+        ({"id": 1}, {"id": 1}, {"n": 1}, 1.0),
+        ({"id": 1}, {"id": 1}, {"batch": 1}, 1),  # the stamp itself
+        ({"id": 1}, {"id": 1}, {"a": 1, "a.b": 1}, 1),  # overlapping paths
+        ({"id": 1}, {"id": 1}, {"$n": 1}, 1),
+        ({"id": 1}, {"id": 1}, {"a..b": 1}, 1),
+        ({"id": 1}, {"id": 1}, {"_id": 1}, 1),
+        ({"id": 1}, {}, {"n": 1}, 1),  # an empty key would match anything
+        ({"id": 1}, {"$where": 1}, {"n": 1}, 1),
+    ],
+    ids=[
+        "string",
+        "null",
+        "parent",
+        "overflow",
+        "float",
+        "bool",
+        "float-stamp",
+        "stamp-path",
+        "overlap",
+        "dollar",
+        "empty-part",
+        "_id",
+        "empty-key",
+        "operator-key",
+    ],
+)
+def test_add_once_refusals_are_terminal_and_change_nothing(
+    hot: Hot, stored: Document, key: Any, increments: Any, stamp: Any
+) -> None:
+    hot.store.upsert_many(hot.coll, [stored], key=["id"])
+    with pytest.raises(TerminalError):
+        add(hot, key, increments, stamp)
+    assert hot.all() == [stored]
+
+
+def test_add_once_respects_unique_indexes(hot: Hot) -> None:
+    hot.store.ensure_index(hot.coll, ["n"], unique=True)
+    hot.store.upsert_many(hot.coll, [{"id": 1, "n": 0}, {"id": 2, "n": 1}], key=["id"])
+    with pytest.raises(TerminalError):
+        add(hot, {"id": 1}, {"n": 1}, stamp=1)
+    assert add(hot, {"id": 1}, {"n": 5}, stamp=1)
+    assert hot.all() == [{"id": 1, "n": 5, "batch": 1}, {"id": 2, "n": 1}]
+
+
+def test_add_once_goes_through_fault_injection(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, [{"id": 1}], key=["id"])
+    faulty = registry.open_hot_store(with_query(hot.url, "fault.fail_every=1&fault.ops=add_once"))
+    try:
+        with pytest.raises(TransientError):
+            faulty.add_once(hot.coll, {"id": 1}, {"n": 1}, stamp_field="batch", stamp=1)
+        assert faulty.upsert_many(hot.coll, [{"id": 2}], key=["id"]) == UpsertResult(1, 0)
+    finally:
+        faulty.close()
+    assert add(hot, {"id": 1}, {"n": 1}, stamp=1)  # the failed call left the stamp unset
+
+
 # ----------------------------------------------------------------------- reads
 
 

@@ -1,0 +1,122 @@
+"""Progress lines and the pipeline-health document, from Spark's query progress.
+
+Spark reports each finished micro-batch (rows in, rates, durations, the Kafka
+source's offsets behind the latest) to a query listener. This one prints a
+progress line and upserts the health document the API's ``/health`` reads:
+freshness is wall-clock time since ``last_batch_at``, so a replay of old data
+is not "stale".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql.streaming.listener import StreamingQueryListener
+
+from adapters.errors import StreamkitError
+from adapters.ports import HotStore
+from app.pipeline.sinks import Sinks
+
+log = logging.getLogger(__name__)
+
+HEALTH = "pipeline_health"
+JOB = "streamkit"
+
+
+def _lag(progress: Any) -> int | None:
+    """Records the Kafka source is behind the latest offsets, summed over partitions."""
+    lags = []
+    for source in progress.sources or []:
+        metrics = source.metrics or {}
+        if "maxOffsetsBehindLatest" in metrics:
+            # Spark reports min/avg/max per partition; total = avg x partitions is not
+            # available, so report the worst partition.
+            lags.append(int(float(metrics["maxOffsetsBehindLatest"])))
+    return max(lags) if lags else None
+
+
+def document(progress: Any, sinks: Sinks) -> dict[str, Any]:
+    """The health document for one finished batch."""
+    report = sinks.last if sinks.last and sinks.last.batch_id == progress.batchId else None
+    duration = progress.durationMs or {}
+    doc: dict[str, Any] = {
+        "job": JOB,
+        "batch_id": progress.batchId,
+        "last_batch_at": datetime.now(UTC),
+        "input_rows": progress.numInputRows,
+        "input_rate": round(progress.inputRowsPerSecond or 0.0, 1),
+        "processing_rate": round(progress.processedRowsPerSecond or 0.0, 1),
+        "batch_duration_ms": int(duration.get("triggerExecution", 0)),
+        "lag_records": _lag(progress),
+    }
+    if report is not None:
+        doc["rows"] = dict(report.rows)
+        doc["watermark"] = report.watermark
+        doc["sink_seconds"] = round(report.sink_seconds, 3)
+    return doc
+
+
+def line(doc: dict[str, Any]) -> str:
+    """One progress line: batch, rows in/out, rates, lag."""
+    rows = doc.get("rows", {})
+    lag = doc["lag_records"]
+    return (
+        f"batch {doc['batch_id']}: {doc['input_rows']:,} in → {rows.get('event', 0):,} events, "
+        f"{rows.get('late', 0):,} late, {rows.get('reject', 0):,} dead-lettered, "
+        f"{rows.get('minute', 0):,} minutes, {rows.get('session', 0):,} sessions closed · "
+        f"{doc['input_rate']:,.0f} in/s, {doc['processing_rate']:,.0f} processed/s · "
+        f"lag {'?' if lag is None else f'{lag:,}'} · {doc['batch_duration_ms'] / 1000:.1f} s"
+    )
+
+
+class HealthListener(StreamingQueryListener):
+    """Prints each batch's progress and upserts the health document."""
+
+    def __init__(self, hot: HotStore, sinks: Sinks, out: Callable[[str], None]) -> None:
+        """``out`` receives the progress lines."""
+        self.hot, self.sinks, self.out = hot, sinks, out
+        self.batches = 0
+        self.rows = 0
+        self._seen = -1
+        self._progressed = threading.Condition()
+
+    def wait_for(self, batch_id: int, timeout_s: float = 15.0) -> bool:
+        """Wait until batch ``batch_id`` is reported (Spark calls listeners asynchronously)."""
+        with self._progressed:
+            return self._progressed.wait_for(lambda: self._seen >= batch_id, timeout_s)
+
+    def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - Spark's name
+        """Nothing to report yet."""
+
+    def onQueryProgress(self, event: Any) -> None:  # noqa: N802 - Spark's name
+        """One finished batch (also no-data batches, which only move time)."""
+        progress = event.progress
+        try:
+            if progress.numInputRows or (
+                self.sinks.last and self.sinks.last.batch_id == progress.batchId
+            ):
+                self._report(progress)
+        finally:
+            with self._progressed:
+                self._seen = max(self._seen, progress.batchId)
+                self._progressed.notify_all()
+
+    def _report(self, progress: Any) -> None:
+        doc = document(progress, self.sinks)
+        self.batches += 1
+        self.rows += progress.numInputRows
+        self.out(line(doc))
+        try:
+            self.hot.upsert_many(HEALTH, [doc], ["job"])
+        except StreamkitError as e:  # health is best effort: the batch is already committed
+            log.warning("could not write the health document: %s", e)
+
+    def onQueryIdle(self, event: Any) -> None:  # noqa: N802 - Spark's name
+        """No new data: nothing to report."""
+
+    def onQueryTerminated(self, event: Any) -> None:  # noqa: N802 - Spark's name
+        """The job reports its own end."""

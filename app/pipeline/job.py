@@ -1,0 +1,113 @@
+"""The stream job, assembled: bus → validate → operator → sinks.
+
+Three visible stages: the source (:mod:`app.pipeline.source`), the pure
+transforms (:func:`app.pipeline.validate.parse_and_validate`, then
+:func:`app.pipeline.operator.operate`) and the sinks
+(:class:`app.pipeline.sinks.Sinks`, called once per micro-batch through
+``foreachBatch``). State and source positions live in the checkpoint, so a
+restarted job resumes where the last committed batch ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from app import bootstrap
+from app.pipeline.crash import CrashPlan
+from app.pipeline.health import HealthListener
+from app.pipeline.operator import operate
+from app.pipeline.sinks import Sinks
+from app.pipeline.source import bus_stream
+from app.pipeline.validate import parse_and_validate
+from app.settings import Settings
+from app.spark.session import build_session
+
+QUERY_NAME = "streamkit_pipeline"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: batches with data, input rows, wall-clock seconds."""
+
+    batches: int
+    rows: int
+    seconds: float
+
+
+def checkpoint_of(settings: Settings) -> Path:
+    """The job's checkpoint directory (under ``STREAMKIT_CHECKPOINT_DIR``)."""
+    return settings.checkpoints / "pipeline"
+
+
+def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -> RunSummary:
+    """Run the job until stopped (Ctrl-C), or with ``once`` until the bus is drained."""
+    started = time.monotonic()
+    ports = bootstrap.ports(settings)
+    try:
+        partitions = ports.bus.partitions()  # a clear error now if the topic is missing
+        out(f"reading {ports.bus.topic} ({partitions} partitions) from {ports.bus.url}")
+        # One state partition: the operator has a single key, so a second
+        # partition would only open (and commit) an empty state store per batch.
+        spark = build_session(
+            "streamkit-pipeline",
+            settings=settings,
+            progress=out,
+            extra_conf={"spark.sql.shuffle.partitions": "1"},
+        )
+        sinks = Sinks(
+            ports.hot_store,
+            ports.archive,
+            ports.deadletter,
+            source=f"kafka:{ports.bus.topic}",
+            retention=timedelta(days=settings.pipeline.hot_retention_days),
+            crash=CrashPlan(settings.pipeline.crash_at),
+        )
+        sinks.prepare()
+        listener = HealthListener(ports.hot_store, sinks, out)
+        spark.streams.addListener(listener)
+        query = _start(spark, settings, sinks, once=once)
+        out(
+            f"checkpoint {checkpoint_of(settings)}; "
+            + ("draining the bus" if once else "Ctrl-C stops")
+        )
+        try:
+            query.awaitTermination()
+        except KeyboardInterrupt:
+            out("stopping after the current batch …")
+            query.stop()
+        finally:
+            last = query.lastProgress
+            if last is not None:
+                listener.wait_for(int(last["batchId"]))
+            spark.streams.removeListener(listener)
+            sinks.close()
+        return RunSummary(listener.batches, listener.rows, time.monotonic() - started)
+    finally:
+        ports.close()
+
+
+def _write(sinks: Sinks, batch: Any, batch_id: int) -> None:
+    # One collect as Arrow: every sink reads the same rows, and the stateful
+    # operator is not recomputed per sink.
+    sinks.write(batch.toArrow(), batch_id)
+
+
+def _start(spark: Any, settings: Settings, sinks: Sinks, *, once: bool) -> Any:
+    stream = bus_stream(spark, bootstrap.bus(settings), settings.pipeline.max_records_per_batch)
+    writer = (
+        operate(parse_and_validate(stream))
+        .writeStream.queryName(QUERY_NAME)
+        .outputMode("update")
+        .option("checkpointLocation", str(checkpoint_of(settings)))
+        .foreachBatch(lambda batch, batch_id: _write(sinks, batch, batch_id))
+    )
+    if once:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{settings.pipeline.trigger_seconds} seconds")
+    return writer.start()

@@ -1,0 +1,258 @@
+"""The stream job's sinks: one call per micro-batch, idempotent per batch id.
+
+Spark runs a batch again after a crash with the same input and the same
+restored state, so the operator emits the same rows; every write below
+leaves the same result when repeated:
+
+* dead letters carry a deterministic ``dead_letter_id`` (a re-sent one is
+  recognisably the same record; the topic is at-least-once);
+* minute documents and sessions are upserted by key with absolute values;
+  latency histograms are merged at most once per batch (``add_once``);
+* archive files are named by batch id, so a rewrite replaces them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.errors import TransientError
+from adapters.ports import Archive, Bus, BusPublisher, HotStore
+from app.events.rejects import REASON_TEXT, Reason, Rejection, dead_letter
+from app.pipeline import latency
+from app.pipeline.crash import CrashPlan, Point
+from app.pipeline.documents import KPI_MINUTES
+from app.pipeline.operator import EVENT_FIELDS, POSITION, Kind
+from app.pipeline.output import MINUTE_COLUMNS
+
+log = logging.getLogger(__name__)
+
+SESSIONS = "sessions"
+#: Archive datasets, each under its own prefix.
+EVENTS, LATE_EVENTS = "events", "late_events"
+#: A session record, as stored and archived.
+SESSION_FIELDS = (
+    "session_id",
+    "user_id",
+    "start",
+    "end",
+    "duration_s",
+    "events",
+    "page_views",
+    "add_to_carts",
+    "purchases",
+    "remove_from_carts",
+    "revenue_cents",
+    "converted",
+)
+_RETRIES = 4
+_SWEEP_EVERY = timedelta(minutes=10)
+T = TypeVar("T")
+
+
+@dataclass
+class BatchReport:
+    """What one batch wrote, for progress lines and the health document."""
+
+    batch_id: int
+    rows: Counter[str] = field(default_factory=Counter)
+    watermark: datetime | None = None
+    max_event_time: datetime | None = None
+    sink_seconds: float = 0.0
+
+
+def _retrying(action: str, call: Callable[[], T]) -> T:
+    """``call()``, retried with back-off on ``TransientError``; the last error propagates."""
+    for attempt in range(_RETRIES):
+        try:
+            return call()
+        except TransientError as e:
+            if attempt == _RETRIES - 1:
+                raise
+            log.warning("%s failed (%s); retry %d of %d", action, e, attempt + 1, _RETRIES - 1)
+            time.sleep(0.5 * 2**attempt)
+    msg = "unreachable: the last attempt returns or raises"
+    raise AssertionError(msg)
+
+
+def _rows(table: pa.Table, kind: Kind, columns: tuple[str, ...]) -> pa.Table:
+    return table.filter(pc.equal(table["kind"], kind.value)).select(list(columns))
+
+
+class Sinks:
+    """Writes each operator batch to the dead-letter bus, the hot store and the archive."""
+
+    def __init__(
+        self,
+        hot: HotStore,
+        archive: Archive,
+        deadletter: Bus,
+        *,
+        source: str,
+        retention: timedelta = timedelta(days=7),
+        crash: CrashPlan | None = None,
+    ) -> None:
+        """``source`` names the input in dead letters, e.g. ``kafka:events_raw``."""
+        self.hot, self.archive, self.deadletter = hot, archive, deadletter
+        self.source, self.retention = source, retention
+        self.crash = crash or CrashPlan()
+        self._publisher: BusPublisher | None = None
+        self._swept_at = 0.0
+        self.last: BatchReport | None = None
+
+    def prepare(self) -> None:
+        """Indexes for the reads the API makes and for the retention sweep; idempotent."""
+        self.hot.ensure_index(KPI_MINUTES, ["minute"], unique=True)
+        self.hot.ensure_index(KPI_MINUTES, ["written_at"])
+        self.hot.ensure_index(SESSIONS, ["session_id"], unique=True)
+        self.hot.ensure_index(SESSIONS, ["end"])
+        self.hot.ensure_index(SESSIONS, ["written_at"])
+
+    def write(self, table: pa.Table, batch_id: int) -> BatchReport:
+        """Write one batch of operator rows (:data:`app.pipeline.output.OUTPUT`)."""
+        started = time.perf_counter()
+        report = BatchReport(batch_id, Counter(table["kind"].to_pylist()))
+        self.crash.reached(Point.BEFORE_SINKS, batch_id)
+        self._dead_letters(_rows(table, Kind.REJECT, ("raw", "reason", *POSITION)))
+        self.crash.reached(Point.AFTER_DEADLETTERS, batch_id)
+        minutes = _rows(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
+        events = _rows(table, Kind.EVENT, (*EVENT_FIELDS, *POSITION))
+        sessions = _rows(table, Kind.SESSION, ("sid", *SESSION_FIELDS[1:])).rename_columns(
+            list(SESSION_FIELDS)
+        )
+        self._hot(minutes, sessions, events, batch_id)
+        self.crash.reached(Point.AFTER_HOT_STORE, batch_id)
+        self._archive(table, minutes, sessions, events, batch_id)
+        self.crash.reached(Point.AFTER_ARCHIVE, batch_id)
+        if minutes.num_rows:
+            report.watermark = minutes["watermark"][0].as_py()
+        if events.num_rows:
+            report.max_event_time = pc.max(events["event_time"]).as_py()
+        report.sink_seconds = time.perf_counter() - started
+        self.last = report
+        return report
+
+    def _dead_letters(self, rejects: pa.Table) -> None:
+        if not rejects.num_rows:
+            return
+        if self._publisher is None:
+            self._publisher = self.deadletter.publisher()
+        publisher = self._publisher
+        at = datetime.now(UTC)
+        for row in rejects.to_pylist():
+            reason = Reason(row["reason"])
+            letter = dead_letter(
+                row["raw"],
+                Rejection(reason=reason, message=REASON_TEXT[reason]),
+                self.source,
+                f"{row['partition']}/{row['offset']}",
+                at,
+            )
+            publisher.publish(letter.to_json(), key=letter.dead_letter_id.encode())
+        delivery = _retrying("dead-letter flush", publisher.flush)
+        if not delivery.ok:
+            reasons = sorted({why for _, why in delivery.failed})
+            msg = f"{len(delivery.failed)} dead letters were not acknowledged: {reasons}"
+            raise TransientError(msg)
+
+    def _hot(self, minutes: pa.Table, sessions: pa.Table, events: pa.Table, batch_id: int) -> None:
+        now = datetime.now(UTC)
+        stamp = {"written_at": now, "batch_id": batch_id}
+        documents = [d | stamp for d in minutes.drop_columns(["closing"]).to_pylist()]
+        if documents:
+            _retrying(
+                "minute upsert", lambda: self.hot.upsert_many(KPI_MINUTES, documents, ["minute"])
+            )
+        # The latency of an event ends when the write that includes it has committed: now.
+        self._latency(events, batch_id)
+        closed = [d | stamp for d in sessions.to_pylist()]
+        if closed:
+            _retrying(
+                "session upsert", lambda: self.hot.upsert_many(SESSIONS, closed, ["session_id"])
+            )
+        self._sweep(now)
+
+    def _latency(self, events: pa.Table, batch_id: int) -> None:
+        timed = events.filter(pc.is_valid(events["ingest_ts"]))
+        if not timed.num_rows:
+            return
+        committed = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "ms")
+        ingest = timed["ingest_ts"].to_numpy().astype("datetime64[ms]")
+        waited = (committed - ingest).astype(np.int64)
+        minute = timed["event_time"].to_numpy().astype("datetime64[m]")
+        for m in np.unique(minute):
+            histogram = latency.histogram(waited[minute == m])
+            key = {"minute": m.astype("datetime64[ms]").item().replace(tzinfo=UTC)}
+            increments = {f"latency.{bucket}": n for bucket, n in histogram.items()}
+            # False on a re-run batch (already merged); the minute's document always
+            # exists here, since the batch's counts were upserted just before.
+            merge = partial(
+                self.hot.add_once,
+                KPI_MINUTES,
+                key,
+                increments,
+                stamp_field="latency_batch",
+                stamp=batch_id,
+            )
+            _retrying("latency merge", merge)
+
+    def _sweep(self, now: datetime) -> None:
+        """Retention by write time (FerretDB has no TTL indexes), at most every 10 minutes."""
+        if time.monotonic() - self._swept_at < _SWEEP_EVERY.total_seconds() and self._swept_at:
+            return
+        cutoff = now - self.retention
+        for collection in (KPI_MINUTES, SESSIONS):
+            removed = self.hot.delete_before(collection, "written_at", cutoff)
+            if removed:
+                log.info("retention: removed %d %s written before %s", removed, collection, cutoff)
+        self._swept_at = time.monotonic()
+
+    def _archive(
+        self,
+        table: pa.Table,
+        minutes: pa.Table,
+        sessions: pa.Table,
+        events: pa.Table,
+        batch_id: int,
+    ) -> None:
+        name = f"{batch_id:010d}"
+        late = _rows(table, Kind.LATE, (*EVENT_FIELDS, *POSITION))
+        final = minutes.filter(pc.fill_null(minutes["closing"], False)).drop_columns(["closing"])
+        for dataset, rows, time_column in (
+            (EVENTS, events, "event_time"),
+            (LATE_EVENTS, late, "event_time"),
+            (SESSIONS, sessions, "start"),
+            (KPI_MINUTES, final, "minute"),
+        ):
+            if rows.num_rows:
+                write = partial(
+                    self.archive.write, dataset, rows, time_column=time_column, batch_id=name
+                )
+                _retrying(f"archive {dataset}", write)
+
+    def close(self) -> None:
+        """Flush and release the dead-letter publisher."""
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
+
+
+def summary(report: BatchReport) -> dict[str, Any]:
+    """The report as plain values (for the health document and ``--json`` output)."""
+    return {
+        "batch_id": report.batch_id,
+        "rows": dict(report.rows),
+        "watermark": report.watermark,
+        "max_event_time": report.max_event_time,
+        "sink_seconds": round(report.sink_seconds, 3),
+    }

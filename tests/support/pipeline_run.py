@@ -1,0 +1,150 @@
+"""Running the real ``streamkit`` commands against fresh topics, database and directories.
+
+Each end-to-end test gets its own events and dead-letter topics, hot-store
+database, archive and checkpoint, and runs the commands as a user would
+(subprocesses of the installed console script), each in its own process
+group so a ``kill -9`` takes the Spark JVM with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from adapters.ports import Bus, BusMessage
+from adapters.registry import open_archive, open_hot_store
+from tests.conftest import MONGO_URL
+
+STREAMKIT = [sys.executable, "-m", "app.cli"]
+
+
+@dataclass
+class Run:
+    """One isolated pipeline set-up: its URLs, directories and environment."""
+
+    events: Bus
+    dead: Bus
+    root: Path
+    hot_url: str
+
+    @classmethod
+    def fresh(cls, events: Bus, dead: Bus, root: Path) -> Run:
+        """A set-up on new topics with its own database and directories under ``root``."""
+        base = MONGO_URL.rsplit("/", 1)[0]
+        return cls(events, dead, root, f"{base}/e2e_{uuid.uuid4().hex[:12]}")
+
+    @property
+    def checkpoint(self) -> Path:
+        """The job's checkpoint (``STREAMKIT_CHECKPOINT_DIR``/pipeline)."""
+        return self.root / "checkpoints" / "pipeline"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a command of this set-up."""
+        return {
+            **os.environ,
+            "STREAMKIT_BUS_URL": self.events.url,
+            "STREAMKIT_DEADLETTER_URL": self.dead.url,
+            "STREAMKIT_HOT_STORE_URL": self.hot_url,
+            "STREAMKIT_ARCHIVE_URL": (self.root / "archive").as_uri(),
+            "STREAMKIT_CHECKPOINT_DIR": str(self.root / "checkpoints"),
+            "STREAMKIT_STATE_DIR": str(self.root / "state"),
+            **extra,
+        }
+
+    def command(
+        self, *args: str, timeout: float = 600, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``streamkit args…`` to completion in its own process group; output captured."""
+        return subprocess.run(
+            [*STREAMKIT, *args],
+            env=self.env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+        )
+
+    def start(self, *args: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
+        """Start ``streamkit args…`` in the background, output to ``log``."""
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                [*STREAMKIT, *args],
+                env=self.env(**extra),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def hot(self, collection: str, field: str) -> pd.DataFrame:
+        """Every document of a hot-store collection, sorted on ``field``."""
+        store = open_hot_store(self.hot_url)
+        try:
+            return pd.DataFrame(store.find_range(collection, field))
+        finally:
+            store.close()
+
+    def archived(self, dataset: str) -> pd.DataFrame:
+        """Every row of an archive dataset."""
+        return open_archive((self.root / "archive").as_uri()).read(dataset).to_pandas()
+
+    def drop(self) -> None:
+        """Remove the set-up's hot-store collections."""
+        store = open_hot_store(self.hot_url)
+        try:
+            for collection in ("kpi_minutes", "sessions", "pipeline_health"):
+                store.drop(collection)
+        finally:
+            store.close()
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` the process's whole group (the CLI and its Spark JVM) and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+def read_all(bus: Bus) -> list[BusMessage]:
+    """Every message of a topic, from the beginning."""
+    reader = bus.reader(f"read_all_{uuid.uuid4().hex[:8]}")
+    messages: list[BusMessage] = []
+    try:
+        while batch := reader.read(5_000, timeout_s=5.0):
+            messages.extend(batch)
+    finally:
+        reader.close()
+    return messages
+
+
+def batches_of(checkpoint: Path, topic: str) -> list[dict[int, int]]:
+    """Per planned batch, each partition's end offset (exclusive), from Spark's offset log."""
+    ends = []
+    log = checkpoint / "offsets"
+    for path in sorted((p for p in log.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+        offsets = json.loads(path.read_text().splitlines()[2])[topic]
+        ends.append({int(k): int(v) for k, v in offsets.items()})
+    return ends
+
+
+def in_batch_order(
+    messages: list[BusMessage], ends: list[dict[int, int]]
+) -> tuple[list[bytes], list[int]]:
+    """Record values ordered by batch (then partition, offset), and the size of each batch."""
+
+    def batch(m: BusMessage) -> int:
+        return next(n for n, end in enumerate(ends) if m.offset < end.get(m.partition, 0))
+
+    ordered = sorted(messages, key=lambda m: (batch(m), m.partition, m.offset))
+    sizes = pd.Series([batch(m) for m in ordered]).value_counts().sort_index()
+    return [m.value for m in ordered], [int(sizes.get(n, 0)) for n in range(len(ends))]
