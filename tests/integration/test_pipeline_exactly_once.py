@@ -62,7 +62,14 @@ def outputs(run: Run) -> dict[str, pd.DataFrame]:
     """Everything the job wrote, in a comparable form (write times and batch ids aside)."""
     minutes = run.hot("kpi_minutes", "minute")[["minute", *COUNTED, "deadlettered", "final"]]
     sessions = run.hot("sessions", "session_id")[list(SESSION_FIELDS)]
-    letters = sorted({orjson.loads(m.value)["dead_letter_id"] for m in read_all(run.dead)})
+    # The job's dead letters (the replay's own, for unframeable rows, go to the same topic).
+    letters = sorted(
+        {
+            letter["dead_letter_id"]
+            for letter in map(orjson.loads, (m.value for m in read_all(run.dead)))
+            if letter["source"].startswith("kafka:")
+        }
+    )
     found = {
         "minutes": minutes,
         "sessions": sessions,
