@@ -1,10 +1,10 @@
 """``streamkit demo``: the whole path, live: replay → Kafka → Spark → MongoDB + Parquet.
 
-1. Generates ``data/demo-2000eps.csv.gz`` when it is missing: seeded shop
-   traffic at 2,000 events/s of event time, with counted duplicates, late
-   and malformed rows (``streamkit generate``).
-2. Starts the stream job (``streamkit pipeline``) in the background and
-   forwards its progress lines.
+1. Generates fresh shop traffic at 2,000 events/s of event time, with
+   counted duplicates, late and malformed rows (``streamkit generate``, a new
+   seed per run so event ids are new), unless given a file.
+2. Starts the stream job (``streamkit pipeline``) in the background,
+   forwards its progress lines and waits until its query runs.
 3. Replays the file at 2,000 events/s with event times shifted to now, so the
    minutes are live; unframeable rows go to the dead-letter topic.
 4. Waits until the job has caught up (the health document shows a batch
@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,20 +32,19 @@ from typing import IO, Any
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
 from app import bootstrap
+from app.generate import Options, generate, manifest_path
 from app.pipeline.documents import KPI_MINUTES
 from app.pipeline.health import HEALTH
 from app.pipeline.sinks import EVENTS
 from app.producers.formats import Format, read
 from app.producers.replay import Replayer, ReplayProgress
 from app.producers.sender import EventSender
-from app.settings import PROJECT_ROOT, Settings
+from app.settings import Settings
 
 Progress = Callable[[str], None]
 
-#: The demo's input: 2,000 events/s of event time for 3 minutes, generated when missing.
-DEMO_INPUT = PROJECT_ROOT / "data" / "demo-2000eps.csv.gz"
 DEMO_RATE = 2_000
-_INPUT_EVENTS, _INPUT_MINUTES = 360_000, 3
+_MINUTES = 3
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,20 @@ class DemoResult:
         return sum(int(m["events"]) for m in self.minutes)
 
 
-def ensure_input(path: Path, progress: Progress) -> Path:
-    """Generate the demo traffic file when it is missing."""
-    if path.exists():
-        return path
-    from app.generate import Options, generate
+def fresh_input(settings: Settings, progress: Progress) -> Path:
+    """New traffic at 2,000 events/s (3 minutes of it), with a seed (so event ids) of its own.
 
-    progress(f"generating {path} (first run; `streamkit generate --help` for the knobs)")
-    generate(
-        Options.over(path, _INPUT_EVENTS, _INPUT_MINUTES),
-        progress=lambda line: progress(f"generate: {line}"),
-    )
+    A fresh seed per run: replaying the same file twice within the watermark
+    would (rightly) count every event of the second run as a duplicate.
+    """
+    seed = secrets.randbelow(1_000_000_000)
+    path = settings.state_dir / "demo" / f"events-{seed}.csv.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"generating traffic at {DEMO_RATE:,} events/s (seed {seed})")
+    # Three minutes of it, whatever is replayed: the generator's sessions ramp up
+    # and run on past its window, so the first minutes are where the pace holds
+    # and shifted event times stay close to the wall clock.
+    generate(Options.over(path, DEMO_RATE * 60 * _MINUTES, _MINUTES, seed=seed))
     return path
 
 
@@ -93,6 +96,7 @@ class BackgroundJob:
             env={**os.environ, **settings.environment(), "PYTHONUNBUFFERED": "1"},
         )
         assert self.process.stdout is not None
+        self.started = threading.Event()
         self._forward = threading.Thread(
             target=self._pump, args=(self.process.stdout, progress), daemon=True
         )
@@ -103,8 +107,18 @@ class BackgroundJob:
             for raw in stream:
                 log.write(raw)
                 line = raw.decode(errors="replace").rstrip()
+                if line.startswith("checkpoint "):
+                    self.started.set()  # the query runs: batches follow every trigger
                 if line.startswith(("batch ", "reading ", "checkpoint ", "error", "pipeline ")):
                     progress(f"pipeline | {line}")
+
+    def wait_started(self, timeout_s: float = 300.0) -> None:
+        """Until the job's query runs (first start resolves the Spark connector jars)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.started.wait(1.0):
+            if not self.running() or time.monotonic() > deadline:
+                msg = f"the stream job did not start; see {self.log_path}"
+                raise StreamkitError(msg)
 
     def running(self) -> bool:
         """True while the child lives."""
@@ -127,9 +141,11 @@ def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> R
         bootstrap.bus(settings), bootstrap.deadletter(settings), source=f"file:{path.name}"
     )
 
+    started = time.monotonic()
+
     def report(p: ReplayProgress) -> None:
-        rate, _ = p.recent_rate(5.0)
-        progress(f"replay   | sent {p.sent:,} of {limit:,} · {rate:,.0f} events/s")
+        rate = p.sent / max(time.monotonic() - started, 1e-9)
+        progress(f"replay   | sent {p.sent:,} of {limit:,} · {rate:,.0f} events/s so far")
 
     replayer = Replayer(sender, rate=DEMO_RATE, timing="now", report=report, report_every_s=5.0)
     done = replayer.run(read(path, Format.AUTO), limit=limit)
@@ -159,14 +175,20 @@ def _wait_caught_up(
 
 
 def run_demo(
-    settings: Settings, seconds: int, progress: Progress, source: Path = DEMO_INPUT
+    settings: Settings, seconds: int, progress: Progress, source: Path | None = None
 ) -> DemoResult:
-    """Run the job, replay ``seconds`` of traffic at 2,000 events/s, check what comes out."""
+    """Run the job, replay ``seconds`` of traffic at 2,000 events/s, check what comes out.
+
+    ``source`` is a traffic file at 2,000 events/s of event time; by default
+    fresh traffic is generated (and removed afterwards).
+    """
     started = time.monotonic()
-    path = ensure_input(source, progress)
+    path = source or fresh_input(settings, progress)
     ports = bootstrap.ports(settings)
     job = BackgroundJob(settings, progress)
     try:
+        # Replay into a running query, so latencies show the pipeline, not its start-up.
+        job.wait_started()
         window_start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
         replay_started = time.monotonic()
         done = _replay(path, settings, seconds * DEMO_RATE, progress)
@@ -189,6 +211,9 @@ def run_demo(
     finally:
         job.stop()
         ports.close()
+        if source is None:
+            path.unlink(missing_ok=True)
+            manifest_path(path).unlink(missing_ok=True)
     return DemoResult(
         done.stats.published,
         done.stats.dead_lettered,

@@ -40,6 +40,9 @@ _CLIENT_DEFAULTS: dict[str, Any] = {
     "appname": "streamkit",
 }
 
+#: Upserts per command.
+_CHUNK = 500
+
 # Server error codes that say "try again": shutdown, step-down, time limits.
 _TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435})
 
@@ -97,13 +100,23 @@ class MongoHotStore:
                 duplicate a unique index (the others are written, as in any
                 unordered bulk).
         """
+        pairs = [(_by_id(key_filter(d, key, collection)), dict(d)) for d in documents]
+        coll = self._coll(collection)
+        inserted = matched = 0
+        # Bounded commands: a slow server (FerretDB takes ~2 ms per upsert) finishes
+        # each well within the socket timeout, and progress is not lost to one timeout.
+        for start in range(0, len(pairs), _CHUNK):
+            done = self._upsert_chunk(coll, pairs[start : start + _CHUNK])
+            inserted, matched = inserted + done.inserted, matched + done.matched
+        return UpsertResult(inserted, matched)
+
+    def _upsert_chunk(
+        self, coll: Collection[Document], pairs: list[tuple[dict[str, Any], Document]]
+    ) -> UpsertResult:
         from pymongo import UpdateOne
         from pymongo.errors import BulkWriteError, OperationFailure
 
-        pairs = [(key_filter(d, key, collection), dict(d)) for d in documents]
-        if not pairs:
-            return UpsertResult(0, 0)
-        coll = self._coll(collection)
+        collection = coll.name
         with self._errors("upsert_many", collection):
             try:
                 result = coll.bulk_write(
@@ -168,7 +181,7 @@ class MongoHotStore:
         if increments:  # MongoDB before 5.0 and DocumentDB refuse an empty $inc
             update["$inc"] = dict(increments)
         with self._errors("add_once", collection):
-            result = self._coll(collection).update_one({**key, "$or": guard}, update)
+            result = self._coll(collection).update_one({**_by_id(key), "$or": guard}, update)
         return result.matched_count > 0
 
     def find_range(
@@ -261,6 +274,17 @@ def key_filter(doc: Mapping[str, Any], key: Sequence[str], collection: str) -> d
         msg = f"document for {collection!r} has a field the store reserves: {bad[0]!r}"
         raise TerminalError(msg)
     return {k: doc[k] for k in key}
+
+
+def _by_id(key: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter on ``_id`` that stands for ``key``: its value, or the key sub-document.
+
+    Upserts store the key as ``_id`` too, so every write by key is a primary-key
+    lookup. FerretDB's SQLite backend pushes only ``_id`` equality down to
+    SQLite; any other filter scans the collection, which made 1,000 upserts
+    take 16 s instead of 2.4 s (measured on v1.24.2).
+    """
+    return {"_id": next(iter(key.values())) if len(key) == 1 else dict(key)}
 
 
 def check_add_once(

@@ -61,7 +61,7 @@ def demo(
         typer.Option(
             "--input",
             help="Traffic file at 2,000 events/s of event time "
-            "(default data/demo-2000eps.csv.gz, generated if missing).",
+            "(default: fresh generated traffic, new event ids each run).",
         ),
     ] = None,
     no_up: Annotated[
@@ -74,13 +74,13 @@ def demo(
     shifted to now, waits for the job to catch up, prints the minute KPIs (as `streamkit kpis`
     does) and checks that the archive holds exactly the events the minutes count.
     """
-    from app.demo import DEMO_INPUT, run_demo
+    from app.demo import run_demo
     from app.localstack.stack import LocalStack
 
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()
-    r = run_demo(settings, seconds, echo, source or DEMO_INPUT)
+    r = run_demo(settings, seconds, echo, source)
     echo_minutes(r.minutes)
     echo(
         f"demo ok in {r.seconds:.0f} s: {r.replayed:,} replayed at {r.rate:,.0f} events/s "
