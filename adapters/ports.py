@@ -190,6 +190,17 @@ class HotStore(Protocol):
         """Create an ascending compound index on ``fields`` if missing; idempotent."""
         ...
 
+    def ensure_ttl(self, collection: str, field: str, seconds: int) -> bool:
+        """Index ``field`` so the server expires documents ``seconds`` after the date in it.
+
+        Returns True when the server enforces it (MongoDB, Atlas, DocumentDB
+        instance clusters), False when it only indexes the field (FerretDB,
+        DocumentDB elastic clusters, memory): callers then delete old
+        documents themselves with :meth:`delete_before`. Idempotent; a changed
+        ``seconds`` replaces the old setting.
+        """
+        ...
+
     def upsert_many(
         self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
     ) -> UpsertResult:
@@ -248,8 +259,7 @@ class HotStore(Protocol):
     def delete_before(self, collection: str, field: str, cutoff: Any) -> int:
         """Delete documents with ``doc[field] < cutoff``; returns how many.
 
-        Retention is done this way, not with TTL indexes, because FerretDB and
-        DocumentDB's elastic clusters lack them.
+        The retention sweep of stores without TTL indexes (see :meth:`ensure_ttl`).
         """
         ...
 

@@ -134,6 +134,14 @@ class MemoryHotStore:
                 raise TerminalError(msg)
             coll.indexes[name] = (tuple(fields), unique)
 
+    def ensure_ttl(self, collection: str, field: str, seconds: int) -> bool:
+        """Index ``field``; nothing expires by itself here (False), callers sweep."""
+        if seconds < 1:
+            msg = f"ensure_ttl on {collection!r} needs seconds >= 1, not {seconds}"
+            raise TerminalError(msg)
+        self.ensure_index(collection, [field])
+        return False
+
     def upsert_many(
         self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
     ) -> UpsertResult:

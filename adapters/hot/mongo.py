@@ -40,6 +40,8 @@ _CLIENT_DEFAULTS: dict[str, Any] = {
     "appname": "streamkit",
 }
 
+#: IndexOptionsConflict, IndexKeySpecsConflict: an index of that name exists otherwise.
+_INDEX_CONFLICT_CODES = frozenset({85, 86})
 #: Upserts per command.
 _CHUNK = 500
 
@@ -89,6 +91,39 @@ class MongoHotStore:
         options: dict[str, Any] = {"unique": True} if unique else {}
         with self._errors("ensure_index", collection):
             self._coll(collection).create_index([(f, 1) for f in fields], name=name, **options)
+
+    def ensure_ttl(self, collection: str, field: str, seconds: int) -> bool:
+        """A TTL index ``<field>_1``; False (a plain index) on servers that do not expire.
+
+        FerretDB accepts the option without ever expiring anything, so it is
+        recognised by ``buildInfo`` and given a plain index.
+        """
+        from pymongo.errors import OperationFailure
+
+        if seconds < 1:
+            msg = f"ensure_ttl on {collection!r} needs seconds >= 1, not {seconds}"
+            raise TerminalError(msg)
+        name = f"{field}_1"
+        coll = self._coll(collection)
+        with self._errors("ensure_ttl", collection):
+            if self._is_ferretdb():
+                coll.create_index([(field, 1)], name=name)
+                return False
+            try:
+                coll.create_index([(field, 1)], name=name, expireAfterSeconds=int(seconds))
+            except OperationFailure as e:
+                if e.code not in _INDEX_CONFLICT_CODES:
+                    raise
+                # The index exists with other options (another retention, or plain):
+                # replace it, since retention follows the settings.
+                coll.drop_index(name)
+                coll.create_index([(field, 1)], name=name, expireAfterSeconds=int(seconds))
+            info = coll.index_information().get(name, {})
+        return bool(info.get("expireAfterSeconds") == int(seconds))
+
+    def _is_ferretdb(self) -> bool:
+        info = self._client[self.database].command("buildInfo")
+        return "ferretdbVersion" in info or "ferretdb" in str(info.get("version", "")).lower()
 
     def upsert_many(
         self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]

@@ -113,10 +113,16 @@ class Sinks:
     def prepare(self) -> None:
         """Indexes for the reads the API makes and for the retention sweep; idempotent."""
         self.hot.ensure_index(KPI_MINUTES, ["minute"], unique=True)
-        self.hot.ensure_index(KPI_MINUTES, ["written_at"])
         self.hot.ensure_index(SESSIONS, ["session_id"], unique=True)
         self.hot.ensure_index(SESSIONS, ["end"])
-        self.hot.ensure_index(SESSIONS, ["written_at"])
+        seconds = max(1, int(self.retention.total_seconds()))
+        for collection in (KPI_MINUTES, SESSIONS):
+            # Retention keyed on write time: a TTL index where the server expires
+            # documents, and the sweep of _sweep everywhere (it finds nothing to
+            # delete where the TTL index works).
+            expires = self.hot.ensure_ttl(collection, "written_at", seconds)
+            how = "TTL index" if expires else "sweep every 10 minutes (no TTL on this server)"
+            log.info("retention of %s: %s, %s", collection, self.retention, how)
 
     def write(self, table: pa.Table, batch_id: int) -> BatchReport:
         """Write one batch of operator rows (:data:`app.pipeline.output.OUTPUT`)."""

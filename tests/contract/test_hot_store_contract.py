@@ -445,3 +445,30 @@ def test_fault_injection_through_the_registry(hot: Hot) -> None:
         assert faulty.find_range(hot.coll, "id") == [docs[0], docs[2]]  # reads not faulted
     finally:
         faulty.close()
+
+
+# ------------------------------------------------------------------- retention
+
+
+def test_ensure_ttl_is_idempotent_and_says_whether_the_server_expires(hot: Hot) -> None:
+    hot.store.upsert_many(hot.coll, kpis(2, written_at=T0), key=["id"])
+    expires = hot.store.ensure_ttl(hot.coll, "written_at", 3600)
+    # FerretDB and the memory binding never expire documents themselves.
+    assert expires is (hot.kind == "mongo" and not _ferretdb(hot))
+    assert hot.store.ensure_ttl(hot.coll, "written_at", 3600) is expires
+    # A changed retention replaces the setting instead of failing.
+    assert hot.store.ensure_ttl(hot.coll, "written_at", 7200) is expires
+    # The field is indexed for the sweep either way, which still works.
+    assert hot.store.delete_before(hot.coll, "written_at", T0 + timedelta(seconds=1)) == 2
+
+
+def test_ensure_ttl_refuses_a_non_positive_period(hot: Hot) -> None:
+    with pytest.raises(TerminalError, match="seconds >= 1"):
+        hot.store.ensure_ttl(hot.coll, "written_at", 0)
+
+
+def _ferretdb(hot: Hot) -> bool:
+    import pymongo
+
+    info = pymongo.MongoClient(hot.url).admin.command("buildInfo")
+    return "ferretdbVersion" in info
