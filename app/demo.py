@@ -7,8 +7,8 @@
    forwards its progress lines and waits until its query runs.
 3. Replays the file at 2,000 events/s with event times shifted to now, so the
    minutes are live; unframeable rows go to the dead-letter topic.
-4. Waits until the job has caught up (the health document shows a batch
-   after the replay ended and no lag), prints the minute KPIs as
+4. Waits until the job has caught up (its health document shows a trigger
+   after the replay ended that found nothing new), prints the minute KPIs as
    ``streamkit kpis`` does, and checks that the archive holds exactly the
    events the minutes count.
 5. Stops the job (Ctrl-C semantics: it finishes its batch).
@@ -157,17 +157,15 @@ def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> R
     return done
 
 
-def _wait_caught_up(
-    hot: HotStore, job: BackgroundJob, since: datetime, timeout_s: float, progress: Progress
-) -> None:
-    """Until the job reports a batch that started after ``since`` with nothing left to read."""
+def _wait_caught_up(hot: HotStore, job: BackgroundJob, since: datetime, timeout_s: float) -> None:
+    """Until the job reports a trigger after ``since`` that found nothing new to read."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not job.running():
             msg = f"the stream job exited early (code {job.process.returncode}); see {job.log_path}"
             raise StreamkitError(msg)
-        health = hot.latest(HEALTH, "last_batch_at")
-        if health and health["last_batch_at"] > since and health.get("lag_records") == 0:
+        health = hot.latest(HEALTH, "job") or {}
+        if health.get("idle_at") and health["idle_at"] > since:
             return
         time.sleep(1.0)
     msg = f"the stream job did not catch up within {timeout_s:.0f} s; see {job.log_path}"
@@ -197,7 +195,7 @@ def run_demo(
             f"replayed {done.stats.published:,} events at {rate:,.0f}/s "
             f"({done.stats.dead_lettered} unframeable rows dead-lettered); waiting for the job"
         )
-        _wait_caught_up(ports.hot_store, job, datetime.now(UTC), 180.0, progress)
+        _wait_caught_up(ports.hot_store, job, datetime.now(UTC), 180.0)
         window_end = datetime.now(UTC) + timedelta(minutes=10)
         minutes = ports.hot_store.find_range(KPI_MINUTES, "minute", window_start, window_end)
         counted = sum(int(m["events"]) for m in minutes)

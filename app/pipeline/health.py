@@ -116,7 +116,16 @@ class HealthListener(StreamingQueryListener):
             log.warning("could not write the health document: %s", e)
 
     def onQueryIdle(self, event: Any) -> None:  # noqa: N802 - Spark's name
-        """No new data: nothing to report."""
+        """A trigger found nothing new: everything published so far is processed.
+
+        Spark reports this at most every ``noDataProgressEventInterval``
+        (10 s); ``idle_at`` tells waiters (the demo, the API's freshness
+        check) that the job is caught up, not stalled.
+        """
+        try:
+            self.hot.upsert_many(HEALTH, [{"job": JOB, "idle_at": datetime.now(UTC)}], ["job"])
+        except StreamkitError as e:
+            log.warning("could not write the health document: %s", e)
 
     def onQueryTerminated(self, event: Any) -> None:  # noqa: N802 - Spark's name
         """The job reports its own end."""
