@@ -35,6 +35,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
+from app.events.contract import Event
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
 from app.pipeline.state import SCHEMA, TABLE_COLUMNS, Clock
@@ -43,22 +44,7 @@ MINUTE_MS = 60_000
 #: Final minutes are kept this long (event time) so late arrivals still update them.
 KEEP_FINAL_MS = 7 * 24 * 3_600_000
 _TYPES = ("page_view", "add_to_cart", "purchase", "remove_from_cart")
-EVENT_FIELDS = (
-    "event_id",
-    "event_time",
-    "event_type",
-    "user_id",
-    "session_id",
-    "product_id",
-    "category",
-    "brand",
-    "price",
-    "quantity",
-    "currency",
-    "source",
-    "ingest_ts",
-    "schema_version",
-)
+EVENT_FIELDS = tuple(Event.model_fields)  # the contract's fields, in its order
 #: Where a record sat on the bus, kept on archived and dead-lettered rows.
 POSITION = ("partition", "offset", "publish_time")
 

@@ -17,27 +17,12 @@ from datetime import timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from app.events.contract import PRICE_TEXT_PATTERN, TIMESTAMP_PATTERN, EventType
+from app.events.contract import PRICE_TEXT_PATTERN, TIMESTAMP_PATTERN, Event, EventType
 from app.events.rejects import MAX_FUTURE, Reason
 
 _NUMBER = r"^(BIGINT|DECIMAL.*|DOUBLE|FLOAT|INT|SMALLINT|TINYINT)$"
 _INTEGER = r"^(BIGINT|INT|SMALLINT|TINYINT)$"
-_FIELDS = (
-    "event_id",
-    "event_time",
-    "event_type",
-    "user_id",
-    "session_id",
-    "product_id",
-    "category",
-    "brand",
-    "price",
-    "quantity",
-    "currency",
-    "source",
-    "ingest_ts",
-    "schema_version",
-)
+_FIELDS = tuple(Event.model_fields)  # the contract's fields, in its order
 _TEXT_FIELDS = (
     "event_id",
     "user_id",
