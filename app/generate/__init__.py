@@ -167,6 +167,9 @@ def _manifest(options: Options, tally: Tally, text_bytes: int) -> dict[str, Any]
             "late_beyond_watermark": tally.late_beyond,
             "malformed": {r.value: tally.malformed[r] for r in REASONS},
         },
+        "late_beyond_watermark_by_minute": {
+            _iso_ms(minute): n for minute, n in sorted(tally.late_beyond_minutes.items())
+        },
         "event_time": {"min": _iso_ms(tally.time_min), "max": _iso_ms(tally.time_max)},
         "funnel": {t.value: n for t, n in zip(EventType, tally.funnel, strict=True)},
         "revenue": f"{cents // 100}.{cents % 100:02d}",

@@ -10,6 +10,7 @@ file would use (docs/generate.md), so the manifest states outcomes, not intents.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
@@ -191,6 +192,8 @@ class Tally:
     out_of_order: int = 0
     late_within: int = 0
     late_beyond: int = 0
+    #: Late-beyond rows per minute of their event time (minute start, ms).
+    late_beyond_minutes: Counter[int] = field(default_factory=Counter)
     malformed: dict[Reason, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     funnel: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     revenue_cents: int = 0
@@ -214,6 +217,8 @@ class Tally:
         self.out_of_order += int(((late > 0) & (late <= JITTER_MAX_MS)).sum())
         self.late_within += int(((late > JITTER_MAX_MS) & (late <= WATERMARK_MS)).sum())
         self.late_beyond += int((late > WATERMARK_MS).sum())
+        beyond_times = rows.time[unique][late > WATERMARK_MS]
+        self.late_beyond_minutes.update((beyond_times // MINUTE_MS * MINUTE_MS).tolist())
         if valid.any():
             self.time_min = min(self.time_min, int(rows.time[valid].min()))
         types = rows.etype[unique]

@@ -100,10 +100,16 @@ def test_generated_traffic_equals_the_oracle(run: Run, tmp_path: Path) -> None:
     # of the watermark; an hour of traffic closes sessions.
     replay_then_drain(run, data, per_batch=400)
     check_outputs(run)
+    # Beyond the oracle: every minute's late_dropped is what the generator injected there.
     minutes = run.hot("kpi_minutes", "minute")
     manifest = orjson.loads(data.with_name(data.name + ".manifest.json").read_bytes())
-    faults = manifest["kinds"]
-    assert int(minutes["late_dropped"].sum()) == faults["late_beyond_watermark"] > 0
+    assert int(minutes["late_dropped"].sum()) == manifest["kinds"]["late_beyond_watermark"] > 0
+    injected = {
+        pd.Timestamp(minute): n for minute, n in manifest["late_beyond_watermark_by_minute"].items()
+    }
+    late = minutes[minutes["late_dropped"] > 0]
+    counted = zip(pd.to_datetime(late["minute"], utc=True), late["late_dropped"], strict=True)
+    assert {minute: int(n) for minute, n in counted} == injected
 
 
 def test_rees46_sample_with_original_times_equals_the_oracle(run: Run) -> None:
