@@ -28,13 +28,12 @@ JOB = "streamkit"
 
 
 def _lag(progress: Any) -> int | None:
-    """Records the Kafka source is behind the latest offsets, summed over partitions."""
+    """Records the Kafka source is behind the latest offsets, in its worst partition."""
     lags = []
     for source in progress.sources or []:
         metrics = source.metrics or {}
         if "maxOffsetsBehindLatest" in metrics:
-            # Spark reports min/avg/max per partition; total = avg x partitions is not
-            # available, so report the worst partition.
+            # Spark reports the min/avg/max over partitions, not their sum.
             lags.append(int(float(metrics["maxOffsetsBehindLatest"])))
     return max(lags) if lags else None
 

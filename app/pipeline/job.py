@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.ports import Bus
 from app import bootstrap
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
@@ -70,7 +71,7 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
         sinks.prepare()
         listener = HealthListener(ports.hot_store, sinks, out)
         spark.streams.addListener(listener)
-        query = _start(spark, settings, sinks, once=once)
+        query = _start(spark, settings, ports.bus, sinks, once=once)
         out(
             f"checkpoint {checkpoint_of(settings)}; "
             + ("draining the bus" if once else "Ctrl-C stops")
@@ -97,8 +98,8 @@ def _write(sinks: Sinks, batch: Any, batch_id: int) -> None:
     sinks.write(batch.toArrow(), batch_id)
 
 
-def _start(spark: Any, settings: Settings, sinks: Sinks, *, once: bool) -> Any:
-    stream = bus_stream(spark, bootstrap.bus(settings), settings.pipeline.max_records_per_batch)
+def _start(spark: Any, settings: Settings, bus: Bus, sinks: Sinks, *, once: bool) -> Any:
+    stream = bus_stream(spark, bus, settings.pipeline.max_records_per_batch)
     writer = (
         operate(parse_and_validate(stream))
         .writeStream.queryName(QUERY_NAME)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -67,7 +67,6 @@ class BatchReport:
     batch_id: int
     rows: Counter[str] = field(default_factory=Counter)
     watermark: datetime | None = None
-    max_event_time: datetime | None = None
     sink_seconds: float = 0.0
 
 
@@ -142,8 +141,6 @@ class Sinks:
         self.crash.reached(Point.AFTER_ARCHIVE, batch_id)
         if minutes.num_rows:
             report.watermark = minutes["watermark"][0].as_py()
-        if events.num_rows:
-            report.max_event_time = pc.max(events["event_time"]).as_py()
         report.sink_seconds = time.perf_counter() - started
         self.last = report
         return report
@@ -251,14 +248,3 @@ class Sinks:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
-
-
-def summary(report: BatchReport) -> dict[str, Any]:
-    """The report as plain values (for the health document and ``--json`` output)."""
-    return {
-        "batch_id": report.batch_id,
-        "rows": dict(report.rows),
-        "watermark": report.watermark,
-        "max_event_time": report.max_event_time,
-        "sink_seconds": round(report.sink_seconds, 3),
-    }
