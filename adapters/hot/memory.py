@@ -28,7 +28,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.errors import TerminalError
-from adapters.hot.mongo import check_add_once, check_limit, clash_message, key_filter
+from adapters.hot.mongo import (
+    check_add_once,
+    check_limit,
+    check_ttl,
+    clash_message,
+    key_filter,
+)
 from adapters.ports import Document, UpsertResult
 
 # One lock for every store: operations are short, and it keeps multi-collection
@@ -136,9 +142,7 @@ class MemoryHotStore:
 
     def ensure_ttl(self, collection: str, field: str, seconds: int) -> bool:
         """Index ``field``; nothing expires by itself here (False), callers sweep."""
-        if seconds < 1:
-            msg = f"ensure_ttl on {collection!r} needs seconds >= 1, not {seconds}"
-            raise TerminalError(msg)
+        check_ttl(collection, seconds)
         self.ensure_index(collection, [field])
         return False
 

@@ -8,7 +8,7 @@ CLI and the API cannot disagree. See docs/kpis.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,31 +172,27 @@ def _is_int(value: Any) -> bool:
 
 
 def _int(doc: Mapping[str, Any], field: str, where: str) -> int:
-    value = _field(doc, field, where)
-    if not _is_int(value):
-        msg = f"{where}: {field} must be an integer, not {value!r}"
-        raise TerminalError(msg)
-    return int(value)
+    return int(_typed(doc, field, where, _is_int, "an integer"))
 
 
 def _bool(doc: Mapping[str, Any], field: str, where: str) -> bool:
-    value = _field(doc, field, where)
-    if not isinstance(value, bool):
-        msg = f"{where}: {field} must be true or false, not {value!r}"
-        raise TerminalError(msg)
-    return value
+    return bool(_typed(doc, field, where, lambda v: isinstance(v, bool), "true or false"))
 
 
 def _time(doc: Mapping[str, Any], field: str, where: str) -> datetime:
-    value = _field(doc, field, where)
-    if not isinstance(value, datetime):
-        msg = f"{where}: {field} must be a datetime, not {value!r}"
-        raise TerminalError(msg)
+    value: datetime = _typed(doc, field, where, lambda v: isinstance(v, datetime), "a datetime")
     return value
 
 
-def _field(doc: Mapping[str, Any], field: str, where: str) -> Any:
+def _typed(
+    doc: Mapping[str, Any], field: str, where: str, ok: Callable[[Any], bool], expected: str
+) -> Any:
+    """``doc[field]``, or a ``TerminalError`` saying it is missing or not ``expected``."""
     if field not in doc:
         msg = f"{where} lacks {field!r}"
         raise TerminalError(msg)
-    return doc[field]
+    value = doc[field]
+    if not ok(value):
+        msg = f"{where}: {field} must be {expected}, not {value!r}"
+        raise TerminalError(msg)
+    return value
