@@ -33,8 +33,7 @@ from adapters.errors import StreamkitError
 from adapters.ports import HotStore
 from app import bootstrap
 from app.generate import Options, generate, manifest_path
-from app.pipeline.documents import KPI_MINUTES
-from app.pipeline.health import HEALTH
+from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.pipeline.sinks import EVENTS
 from app.producers.formats import Format, read
 from app.producers.replay import Replayer, ReplayProgress

@@ -60,6 +60,49 @@ class PipelineSettings(BaseModel):
     crash_at: str = ""
 
 
+class ApiSettings(BaseModel):
+    """How ``streamkit api`` (and its Lambda and Cloud Run forms) serves (``STREAMKIT_API__*``)."""
+
+    # Comma-separated API keys; empty means no auth. Required in X-API-Key on
+    # everything but /health when set. A secret: never logged or shown.
+    keys: SecretStr = SecretStr("")
+    # Requests per key (per client address without keys), in the ``limits``
+    # notation: "1200/minute", "50/second"; empty disables the limit.
+    rate_limit: str = "1200/minute"
+    # Comma-separated origins allowed by CORS ("*" for any); empty: no CORS headers.
+    cors_origins: str = ""
+    # /health: the pipeline is "warn" after fresh_s without a batch or idle
+    # report, "fail" after stale_s (wall clock, so replays of old data are fine).
+    fresh_s: float = Field(60.0, gt=0)
+    stale_s: float = Field(180.0, gt=0)
+    # /health: consumer lag (records in the worst partition) that makes the pipeline "warn".
+    lag_warn_records: int = Field(100_000, ge=0)
+    # Seconds each dependency check of /health may take.
+    check_timeout_s: float = Field(2.0, gt=0)
+    # Ping the bus in /health (off where the API cannot reach the bus).
+    check_bus: bool = True
+
+    def key_list(self) -> list[str]:
+        """The configured API keys (empty: auth is off)."""
+        return [k.strip() for k in self.keys.get_secret_value().split(",") if k.strip()]
+
+    def origin_list(self) -> list[str]:
+        """The CORS origins (empty: CORS is off)."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+class DashboardSettings(BaseModel):
+    """How ``streamkit dashboard`` reads and flags (``STREAMKIT_DASHBOARD__*``)."""
+
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr = SecretStr("")
+    refresh_s: float = Field(5.0, ge=1)
+    # Anomaly rule, shared with the alerts: |z| > z_threshold against the
+    # trailing z_window_minutes minutes, two-sided.
+    z_threshold: float = Field(3.0, gt=0)
+    z_window_minutes: int = Field(60, ge=5, le=10_080)
+
+
 class Settings(BaseSettings):
     """Every knob of streamkit, with defaults that run the local stack."""
 
@@ -79,6 +122,8 @@ class Settings(BaseSettings):
     local: LocalStackSettings = Field(default_factory=LocalStackSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

@@ -11,6 +11,7 @@ import typer
 
 from adapters.urls import mask_url
 from app.cli import local, schema
+from app.cli.api import api
 from app.cli.generate import generate
 from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
@@ -34,6 +35,7 @@ app.command("live")(live)
 app.command("generate")(generate)
 app.command("pipeline")(pipeline)
 app.command("kpis")(kpis)
+app.command("api")(api)
 
 
 @app.callback()

@@ -19,6 +19,15 @@ from app.pipeline import latency
 
 #: The hot-store collection of minute documents, keyed by ``minute``.
 KPI_MINUTES = "kpi_minutes"
+#: Closed sessions, keyed by ``session_id``.
+SESSIONS = "sessions"
+#: Closed-session sums per minute of session end, keyed by ``minute`` (docs/api.md).
+SESSION_MINUTES = "session_minutes"
+#: The summed fields of a ``session_minutes`` document.
+SESSION_SUMS = ("sessions", "converted", "events", "duration_ms", "revenue_cents")
+#: The job's health document (one, keyed by ``job``), written after each batch.
+HEALTH = "pipeline_health"
+JOB = "streamkit"
 
 #: Stored integer fields shown as they are.
 COUNTS = (

@@ -19,12 +19,10 @@ from pyspark.sql.streaming.listener import StreamingQueryListener
 
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
+from app.pipeline.documents import HEALTH, JOB
 from app.pipeline.sinks import Sinks
 
 log = logging.getLogger(__name__)
-
-HEALTH = "pipeline_health"
-JOB = "streamkit"
 
 
 def _lag(progress: Any) -> int | None:

@@ -7,7 +7,8 @@ leaves the same result when repeated:
 * dead letters carry a deterministic ``dead_letter_id`` (a re-sent one is
   recognisably the same record; the topic is at-least-once);
 * minute documents and sessions are upserted by key with absolute values;
-  latency histograms are merged at most once per batch (``add_once``);
+  latency histograms and per-minute session sums are merged at most once
+  per batch (``add_once``);
 * archive files are named by batch id, so a rewrite replaces them.
 """
 
@@ -31,13 +32,12 @@ from adapters.ports import Archive, Bus, BusPublisher, HotStore
 from app.events.rejects import REASON_TEXT, Reason, Rejection, dead_letter
 from app.pipeline import latency
 from app.pipeline.crash import CrashPlan, Point
-from app.pipeline.documents import KPI_MINUTES
+from app.pipeline.documents import KPI_MINUTES, SESSION_MINUTES, SESSIONS
 from app.pipeline.operator import EVENT_FIELDS, POSITION, Kind
 from app.pipeline.output import MINUTE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-SESSIONS = "sessions"
 #: Archive datasets, each under its own prefix.
 EVENTS, LATE_EVENTS = "events", "late_events"
 #: A session record, as stored and archived.
@@ -56,6 +56,8 @@ SESSION_FIELDS = (
     "converted",
 )
 _RETRIES = 4
+#: Collections kept for the retention period (by ``written_at``).
+_RETAINED = (KPI_MINUTES, SESSIONS, SESSION_MINUTES)
 _SWEEP_EVERY = timedelta(minutes=10)
 T = TypeVar("T")
 
@@ -114,8 +116,9 @@ class Sinks:
         self.hot.ensure_index(KPI_MINUTES, ["minute"], unique=True)
         self.hot.ensure_index(SESSIONS, ["session_id"], unique=True)
         self.hot.ensure_index(SESSIONS, ["end"])
+        self.hot.ensure_index(SESSION_MINUTES, ["minute"], unique=True)
         seconds = max(1, int(self.retention.total_seconds()))
-        for collection in (KPI_MINUTES, SESSIONS):
+        for collection in _RETAINED:
             # Retention keyed on write time: a TTL index where the server expires
             # documents, and the sweep of _sweep everywhere (it finds nothing to
             # delete where the TTL index works).
@@ -183,6 +186,7 @@ class Sinks:
             _retrying(
                 "session upsert", lambda: self.hot.upsert_many(SESSIONS, closed, ["session_id"])
             )
+        self._session_sums(sessions, batch_id, now)
         self._sweep(now)
 
     def _latency(self, events: pa.Table, batch_id: int) -> None:
@@ -209,12 +213,47 @@ class Sinks:
             )
             _retrying("latency merge", merge)
 
+    def _session_sums(self, sessions: pa.Table, batch_id: int, now: datetime) -> None:
+        """Add the batch's closed sessions to ``session_minutes`` (by end minute), once.
+
+        The API's session statistics then read one document per minute
+        instead of every session. The document is created first (``add_once``
+        never upserts); the sums are merged with stamp ``sessions_batch``, so a
+        re-run batch adds nothing twice.
+        """
+        if not sessions.num_rows:
+            return
+        ends = sessions["end"].to_numpy().astype("datetime64[m]")
+        duration_ms = np.rint(sessions["duration_s"].to_numpy(zero_copy_only=False) * 1000)
+        columns = {
+            "events": sessions["events"].to_numpy(),
+            "converted": sessions["converted"].to_numpy(zero_copy_only=False).astype(np.int64),
+            "duration_ms": duration_ms.astype(np.int64),
+            "revenue_cents": sessions["revenue_cents"].to_numpy(),
+        }
+        for m in np.unique(ends):
+            mask = ends == m
+            key = {"minute": m.astype("datetime64[ms]").item().replace(tzinfo=UTC)}
+            sums = {"sessions": int(mask.sum())}
+            sums |= {name: int(values[mask].sum()) for name, values in columns.items()}
+            create = partial(self.hot.upsert_many, SESSION_MINUTES, [key | {"written_at": now}])
+            _retrying("session sums", partial(create, ["minute"]))
+            merge = partial(
+                self.hot.add_once,
+                SESSION_MINUTES,
+                key,
+                sums,
+                stamp_field="sessions_batch",
+                stamp=batch_id,
+            )
+            _retrying("session sums", merge)
+
     def _sweep(self, now: datetime) -> None:
         """Retention by write time (FerretDB has no TTL indexes), at most every 10 minutes."""
         if time.monotonic() - self._swept_at < _SWEEP_EVERY.total_seconds() and self._swept_at:
             return
         cutoff = now - self.retention
-        for collection in (KPI_MINUTES, SESSIONS):
+        for collection in _RETAINED:
             removed = self.hot.delete_before(collection, "written_at", cutoff)
             if removed:
                 log.info("retention: removed %d %s written before %s", removed, collection, cutoff)

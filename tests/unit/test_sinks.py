@@ -18,6 +18,7 @@ from adapters.ports import Archive, Bus, HotStore
 from adapters.registry import open_archive, open_bus, open_hot_store
 from app.pipeline.crash import CrashPlan
 from app.pipeline.output import OUTPUT, conform
+from app.pipeline.documents import SESSION_MINUTES, SESSION_SUMS
 from app.pipeline.sinks import EVENTS, LATE_EVENTS, SESSIONS, Sinks
 
 MINUTE = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -133,6 +134,23 @@ def test_a_repeated_batch_changes_nothing_but_write_times(setup: Setup) -> None:
     assert setup.archive.read("kpi_minutes").num_rows == 1
     ids = {letter["dead_letter_id"] for letter in _letters(setup.dead)}
     assert len(ids) == 1  # re-sent, recognisably the same letter
+
+
+def test_closed_sessions_are_summed_per_end_minute_once_per_batch(setup: Setup) -> None:
+    setup.sinks.write(batch(closing=True), 3)
+    setup.sinks.write(batch(closing=True), 3)  # the same batch again, after a crash
+    [sums] = setup.hot.find_range(SESSION_MINUTES, "minute")
+    assert sums["minute"] == MINUTE - timedelta(hours=1)
+    assert {f: sums[f] for f in SESSION_SUMS} == {
+        "sessions": 1,
+        "converted": 1,
+        "events": 3,
+        "duration_ms": 3_600_000,
+        "revenue_cents": 5000,
+    }
+    setup.sinks.write(batch(closing=True), 4)  # a later batch closing another session there
+    [sums] = setup.hot.find_range(SESSION_MINUTES, "minute")
+    assert sums["sessions"] == 2 and sums["duration_ms"] == 7_200_000
 
 
 def test_a_minute_is_archived_only_in_the_batch_where_it_becomes_final(setup: Setup) -> None:

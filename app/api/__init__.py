@@ -1,0 +1,1 @@
+"""The KPI API (FastAPI): see docs/api.md."""

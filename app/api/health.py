@@ -1,0 +1,126 @@
+"""``/health``: each dependency checked concurrently, each bounded in time.
+
+Pipeline freshness is wall-clock time since the job last *wrote* its health
+document (after a batch, or the idle report Spark gives every 10 s), not the
+age of the newest minute: a replay of old data is not stale, and an idle but
+running job is fresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.errors import StreamkitError
+from adapters.ports import Bus, HotStore
+from app.api.models import CheckResult, Health
+from app.pipeline.documents import HEALTH, JOB, iso
+from app.settings import ApiSettings
+
+#: One thread per check; checks of concurrent requests queue behind these.
+_POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health")
+
+
+def check_health(store: HotStore, bus: Bus | None, settings: ApiSettings) -> Health:
+    """Run every check at once and sum them up: healthy, degraded (a warn) or unhealthy (a fail)."""
+    checks: dict[str, Callable[[], CheckResult]] = {
+        "hot_store": lambda: _ping("hot store", store.ping, settings.check_timeout_s),
+        "pipeline": lambda: pipeline_check(store, settings, datetime.now(UTC)),
+    }
+    if bus is not None and settings.check_bus:
+        checks["bus"] = lambda: _ping("bus", bus.ping, settings.check_timeout_s)
+    futures = {name: _POOL.submit(_timed, run) for name, run in checks.items()}
+    # A hung client must not hang /health: give up a little after its own timeout.
+    deadline = time.monotonic() + settings.check_timeout_s + 0.5
+    results = {name: _result(f, deadline) for name, f in futures.items()}
+    if "bus" not in results:
+        results["bus"] = CheckResult(
+            status="skipped", latency_ms=None, detail="not checked (STREAMKIT_API__CHECK_BUS=false)"
+        )
+    statuses = {r.status for r in results.values()}
+    status = "unhealthy" if "fail" in statuses else "degraded" if "warn" in statuses else "healthy"
+    return Health(status=status, checked_at=iso(datetime.now(UTC)), checks=results)
+
+
+def pipeline_check(store: HotStore, settings: ApiSettings, now: datetime) -> CheckResult:
+    """Freshness and lag from the job's health document."""
+    doc = store.latest(HEALTH, "job")
+    if doc is None or doc.get("job") != JOB:
+        return CheckResult(
+            status="fail",
+            latency_ms=None,
+            detail="the stream job has not reported yet: is `streamkit pipeline` running?",
+        )
+    wrote = [t for t in (doc.get("last_batch_at"), doc.get("idle_at")) if isinstance(t, datetime)]
+    if not wrote:
+        return CheckResult(status="fail", latency_ms=None, detail="health document has no times")
+    last = max(_aware(t) for t in wrote)
+    age = max(0.0, (now - last).total_seconds())
+    lag = doc.get("lag_records")
+    lag = lag if isinstance(lag, int) and not isinstance(lag, bool) else None
+    batch_at = doc.get("last_batch_at")
+    extra: dict[str, Any] = {
+        "age_s": round(age, 1),
+        "lag_records": lag,
+        "last_batch_at": iso(batch_at) if isinstance(batch_at, datetime) else None,
+    }
+    if age > settings.stale_s:
+        status, detail = "fail", f"the stream job last wrote {_ago(age)}: stopped?"
+    elif age > settings.fresh_s:
+        status, detail = "warn", f"the stream job last wrote {_ago(age)}"
+    elif lag is not None and lag > settings.lag_warn_records:
+        status, detail = "warn", f"consumer lag {lag:,} records (> {settings.lag_warn_records:,})"
+    else:
+        status, detail = "ok", f"last wrote {_ago(age)}, lag {'?' if lag is None else f'{lag:,}'}"
+    return CheckResult(status=status, latency_ms=None, detail=detail, **extra)
+
+
+def _ping(what: str, ping: Callable[[float], float], timeout_s: float) -> CheckResult:
+    try:
+        seconds = ping(timeout_s)
+    except StreamkitError as e:
+        return CheckResult(
+            status="fail", latency_ms=None, detail=f"{what} did not answer: {_short(e)}"
+        )
+    return CheckResult(status="ok", latency_ms=round(seconds * 1000, 2), detail="answered")
+
+
+def _timed(run: Callable[[], CheckResult]) -> CheckResult:
+    started = time.perf_counter()
+    result = run()
+    if result.latency_ms is not None:
+        return result
+    return result.model_copy(
+        update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    )
+
+
+def _result(future: Any, deadline: float) -> CheckResult:
+    wait = max(0.0, deadline - time.monotonic())
+    try:
+        result: CheckResult = future.result(timeout=wait)
+    except FutureTimeout:
+        return CheckResult(status="fail", latency_ms=None, detail=f"no answer within {wait:.1f} s")
+    except StreamkitError as e:  # the pipeline check reads the hot store
+        return CheckResult(status="fail", latency_ms=None, detail=f"could not read: {_short(e)}")
+    return result
+
+
+def _short(error: Exception) -> str:
+    """The first line of an error, bounded: drivers append whole topology dumps."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago"

@@ -1,0 +1,135 @@
+"""``/metrics``: the API's request metrics and the pipeline's health figures, for Prometheus.
+
+Request metrics are labelled by route *template* (``/kpis``), never the raw
+path, so a scanner cannot grow the label set. Pipeline figures are read from
+the job's health document at scrape time by a custom collector: the job writes
+them after each batch (app.pipeline.health), and Prometheus sees the current
+values without the job having to serve HTTP itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from adapters.errors import StreamkitError
+from adapters.ports import HotStore
+from app.pipeline.documents import HEALTH
+
+log = logging.getLogger(__name__)
+
+#: Request-latency buckets (seconds): the API answers in milliseconds.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+#: Health-document numbers exported as gauges: field → (metric suffix, help).
+_GAUGES = {
+    "batch_id": ("batch_id", "Id of the last finished micro-batch."),
+    "input_rows": ("batch_input_rows", "Records read by the last batch."),
+    "input_rate": (
+        "input_rows_per_second",
+        "Records/s arriving, as Spark measured the last batch.",
+    ),
+    "processing_rate": ("processed_rows_per_second", "Records/s processed in the last batch."),
+    "batch_duration_ms": ("batch_duration_seconds", "Duration of the last batch."),
+    "lag_records": ("consumer_lag_records", "Records behind the end of the bus, worst partition."),
+    "sink_seconds": ("sink_seconds", "Seconds the last batch spent writing its sinks."),
+}
+
+
+class ApiMetrics:
+    """The API's registry: request counters and latency histogram, plus the pipeline collector."""
+
+    def __init__(self, store: Callable[[], HotStore]) -> None:
+        """``store`` gives the hot store the pipeline collector reads at scrape time."""
+        # The *_created series double the exposition for no use on a dashboard.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "streamkit_api_requests",
+            "API requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "streamkit_api_request_duration_seconds",
+            "API request latency, by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(PipelineCollector(store))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(seconds)
+
+
+class PipelineCollector(Collector):
+    """``streamkit_pipeline_*`` gauges from the job's health document, read at scrape time."""
+
+    def __init__(self, store: Callable[[], HotStore]) -> None:
+        """``store`` is called at each scrape (the hot store may be opened lazily)."""
+        self._store = store
+
+    def describe(self) -> list[Metric]:
+        """Nothing up front: reading the store at registration would need it up."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """The health document's figures; ``streamkit_pipeline_health_up``: was it read."""
+        up = GaugeMetricFamily(
+            "streamkit_pipeline_health_up",
+            "1 when the pipeline's health document was read, 0 if not (store down, no job yet).",
+        )
+        try:
+            doc = self._store().latest(HEALTH, "job")
+        except StreamkitError as e:
+            log.warning("metrics: could not read the pipeline health document: %s", e)
+            doc = None
+        up.add_metric([], 1.0 if doc else 0.0)
+        yield up
+        if doc:
+            yield from _gauges(doc)
+
+
+def _gauges(doc: dict[str, Any]) -> Iterator[Metric]:
+    for field, (suffix, text) in _GAUGES.items():
+        value = doc.get(field)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if field == "batch_duration_ms":
+            value = value / 1000
+        gauge = GaugeMetricFamily(f"streamkit_pipeline_{suffix}", text)
+        gauge.add_metric([], float(value))
+        yield gauge
+    last = max(
+        (t for t in (doc.get("last_batch_at"), doc.get("idle_at")) if isinstance(t, datetime)),
+        default=None,
+    )
+    if last is not None:
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        age = GaugeMetricFamily(
+            "streamkit_pipeline_last_write_age_seconds",
+            "Seconds since the job last wrote (a batch or an idle report): its freshness.",
+        )
+        age.add_metric([], max(0.0, time.time() - last.timestamp()))
+        yield age
+    rows = doc.get("rows")
+    if isinstance(rows, dict):
+        by_kind = GaugeMetricFamily(
+            "streamkit_pipeline_batch_rows",
+            "Rows the last batch produced, by kind (event, late, reject, minute, session).",
+            labels=["kind"],
+        )
+        for kind, n in sorted(rows.items()):
+            if isinstance(n, int):
+                by_kind.add_metric([str(kind)], float(n))
+        yield by_kind

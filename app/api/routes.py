@@ -1,0 +1,92 @@
+"""The endpoints. Thin: parameters in, ``app.api.reads`` / ``app.api.health`` out.
+
+Routes are plain ``def``: the hot-store clients are synchronous, and FastAPI
+runs sync routes in its thread pool, so a slow read never blocks the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.api import reads
+from app.api.deps import deps_of
+from app.api.health import check_health
+from app.api.models import ErrorBody, Funnel, Health, KpiRange, MinuteKpis, SessionStats
+from app.api.ranges import FunnelQuery, RangeQuery, resolve
+
+# Declares the header in the OpenAPI document (the "Authorize" button of /docs);
+# the check itself is app.api.guard, which also covers /docs and unknown paths.
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="One of STREAMKIT_API__KEYS."
+)
+_keyed = [Security(_api_key)]
+
+router = APIRouter()
+
+
+@router.get(
+    "/kpis/latest",
+    response_model=MinuteKpis,
+    dependencies=_keyed,
+    responses={404: {"model": ErrorBody, "description": "No minute stored yet."}},
+    tags=["kpis"],
+)
+def kpis_latest(request: Request) -> MinuteKpis:
+    """The newest minute's KPIs (it may still be open: see `final`)."""
+    minute = reads.latest(deps_of(request).hot_store())
+    if minute is None:
+        raise HTTPException(404, "no minute stored yet: is the stream job running?")
+    return minute
+
+
+@router.get("/kpis", response_model=KpiRange, dependencies=_keyed, tags=["kpis"])
+def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
+    """Minute documents of a range, earliest first (default: the last 60 minutes)."""
+    store = deps_of(request).hot_store()
+    return reads.kpi_range(store, resolve(query, lambda: reads.newest_minute(store)))
+
+
+@router.get("/funnel", response_model=Funnel, dependencies=_keyed, tags=["kpis"])
+def funnel(request: Request, query: Annotated[FunnelQuery, Query()]) -> Funnel:
+    """Page views → carts → purchases summed over a range (default 5 minutes); rates of the sums."""
+    store = deps_of(request).hot_store()
+    return reads.funnel(store, resolve(query, lambda: reads.newest_minute(store)))
+
+
+@router.get("/sessions", response_model=SessionStats, dependencies=_keyed, tags=["kpis"])
+def sessions(request: Request, query: Annotated[RangeQuery, Query()]) -> SessionStats:
+    """Statistics of the sessions closed in a range, by the minute of their last event."""
+    store = deps_of(request).hot_store()
+    return reads.session_stats(store, resolve(query, lambda: reads.newest_minute(store)))
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A dependency check failed."}},
+    tags=["operations"],
+)
+def health(request: Request) -> Any:
+    """Each dependency with status and latency: 200 unless a check fails, then 503."""
+    deps = deps_of(request)
+    result = check_health(deps.hot_store(), deps.bus(), deps.settings.api)
+    status = 503 if result.status == "unhealthy" else 200
+    return JSONResponse(result.model_dump(), status_code=status)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=_keyed,
+    tags=["operations"],
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition: request counts and latencies, and the pipeline's health figures."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

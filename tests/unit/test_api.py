@@ -1,0 +1,318 @@
+"""The KPI API on the memory hot store: shapes, ranges, validation, health, keys, limits, metrics."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.faults import FaultPlan, inject
+from adapters.ports import HotStore
+from adapters.registry import open_hot_store
+from app.api.main import create_app
+from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES, minute_view
+from app.settings import Settings
+
+T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+
+
+def minute_doc(
+    i: int, views: int = 100, carts: int = 10, buys: int = 3, cents: int = 12_345
+) -> dict[str, Any]:
+    return {
+        "minute": T0 + timedelta(minutes=i),
+        "page_views": views,
+        "add_to_carts": carts,
+        "purchases": buys,
+        "remove_from_carts": 1,
+        "events": views + carts + buys + 1,
+        "revenue_cents": cents,
+        "sessions": 40,
+        "late_dropped": 2,
+        "deadlettered": 1,
+        "final": True,
+        "watermark": T0,
+        "written_at": T0,
+        "batch_id": 7,
+        "latency": {"b40": 3},
+    }
+
+
+def settings(**api: Any) -> Settings:
+    return Settings(hot_store_url="memory://unused", api={"check_bus": False, **api})
+
+
+@pytest.fixture
+def store() -> HotStore:
+    return open_hot_store(f"memory://api-{uuid.uuid4().hex[:10]}")
+
+
+def client(store: HotStore, **api: Any) -> TestClient:
+    return TestClient(create_app(settings(**api), hot_store=store))
+
+
+@pytest.fixture
+def api(store: HotStore) -> Iterator[TestClient]:
+    with client(store) as c:
+        yield c
+
+
+def test_latest_is_the_newest_minute_in_the_documented_shape(
+    store: HotStore, api: TestClient
+) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(3)], ["minute"])
+    r = api.get("/kpis/latest")
+    assert r.status_code == 200
+    assert r.json() == minute_view(minute_doc(2))
+    assert r.json()["revenue"] == "123.45" and r.json()["aov"] == "41.15"
+
+
+def test_latest_without_data_is_a_typed_404(api: TestClient) -> None:
+    r = api.get("/kpis/latest")
+    assert r.status_code == 404
+    assert r.json()["error"] == "no_data"
+
+
+def test_minutes_back_anchored_on_the_latest_minute(store: HotStore, api: TestClient) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(10)], ["minute"])
+    body = api.get("/kpis", params={"minutes_back": 3, "anchor": "latest"}).json()
+    assert [m["minute"] for m in body["minutes"]] == [
+        "2026-01-01T10:07:00Z",
+        "2026-01-01T10:08:00Z",
+        "2026-01-01T10:09:00Z",
+    ]
+    assert body["count"] == 3 and body["anchor"] == "latest"
+    assert (body["start"], body["end"]) == ("2026-01-01T10:07:00Z", "2026-01-01T10:10:00Z")
+
+
+def test_minutes_back_from_the_wall_clock_misses_old_data(store: HotStore, api: TestClient) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(3)], ["minute"])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store.upsert_many(KPI_MINUTES, [minute_doc(0) | {"minute": now}], ["minute"])
+    body = api.get("/kpis", params={"minutes_back": 5}).json()
+    assert [m["minute"] for m in body["minutes"]] == [now.strftime("%Y-%m-%dT%H:%M:00Z")]
+
+
+def test_an_explicit_range_is_half_open_and_naive_times_are_utc(
+    store: HotStore, api: TestClient
+) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(10)], ["minute"])
+    r = api.get("/kpis", params={"start": "2026-01-01T10:02", "end": "2026-01-01T11:05:00+01:00"})
+    assert [m["minute"][11:16] for m in r.json()["minutes"]] == ["10:02", "10:03", "10:04"]
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "says"),
+    [
+        ({"minute_back": "5"}, "minute_back", "unknown parameter"),
+        ({"minutes_back": "0"}, "minutes_back", "greater than or equal to 1"),
+        ({"minutes_back": "10081"}, "minutes_back", "less than or equal to 10080"),
+        ({"minutes_back": "ten"}, "minutes_back", "valid integer"),
+        ({"anchor": "yesterday"}, "anchor", "'now' or 'latest'"),
+        ({"start": "2026-01-01T10:00"}, "query", "start and end go together"),
+        ({"start": "2026-01-01T10:00", "end": "2026-01-01T09:00"}, "query", "before end"),
+        ({"start": "2026-01-01", "end": "2026-01-09"}, "query", "longer than 7 days"),
+        ({"start": "last tuesday", "end": "2026-01-09"}, "start", "datetime"),
+        (
+            {"minutes_back": "5", "start": "2026-01-01T10:00", "end": "2026-01-01T11:00"},
+            "query",
+            "not both",
+        ),
+    ],
+)
+def test_bad_parameters_are_a_422_naming_the_parameter(
+    api: TestClient, params: dict[str, str], param: str, says: str
+) -> None:
+    for path in ("/kpis", "/funnel", "/sessions"):
+        r = api.get(path, params=params)
+        assert r.status_code == 422, (path, r.text)
+        body = r.json()
+        assert body["error"] == "invalid_request"
+        assert any(d["param"] == param and says in d["message"] for d in body["details"]), body
+        assert "Traceback" not in r.text
+
+
+def test_the_funnel_takes_rates_from_the_sums(store: HotStore, api: TestClient) -> None:
+    # Averaging the per-minute rates would give (0.1 + 0.5) / 2 = 0.3; the sums give 60/300.
+    docs = [minute_doc(0, views=200, carts=20, buys=2), minute_doc(1, views=100, carts=40, buys=8)]
+    store.upsert_many(KPI_MINUTES, docs, ["minute"])
+    body = api.get("/funnel", params={"minutes_back": 5, "anchor": "latest"}).json()
+    assert (body["page_views"], body["add_to_carts"], body["purchases"]) == (300, 60, 10)
+    assert body["cart_rate"] == 0.2 and body["purchase_rate"] == pytest.approx(0.166667)
+    assert body["conversion_rate"] == pytest.approx(0.033333)
+    assert body["revenue"] == "246.90" and body["aov"] == "24.69"
+    assert [(s["stage"], s["count"], s["rate"]) for s in body["stages"]] == [
+        ("page_views", 300, None),
+        ("add_to_carts", 60, 0.2),
+        ("purchases", 10, pytest.approx(0.166667)),
+    ]
+    assert body["minutes"] == 2 and body["late_dropped"] == 4
+
+
+def test_an_empty_funnel_has_null_rates_not_errors(api: TestClient) -> None:
+    body = api.get("/funnel").json()
+    assert body["page_views"] == 0 and body["conversion_rate"] is None and body["aov"] is None
+    assert body["revenue"] == "0.00"
+
+
+def test_session_stats_come_from_the_per_minute_sums(store: HotStore, api: TestClient) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(5)], ["minute"])
+    sums = [
+        {
+            "minute": T0,
+            "sessions": 3,
+            "converted": 1,
+            "events": 30,
+            "duration_ms": 90_000,
+            "revenue_cents": 1000,
+        },
+        {
+            "minute": T0 + timedelta(minutes=4),
+            "sessions": 1,
+            "converted": 1,
+            "events": 2,
+            "duration_ms": 30_000,
+            "revenue_cents": 501,
+        },
+    ]
+    store.upsert_many(SESSION_MINUTES, sums, ["minute"])
+    body = api.get("/sessions", params={"minutes_back": 10, "anchor": "latest"}).json()
+    assert body["sessions"] == 4 and body["converted"] == 2 and body["conversion_rate"] == 0.5
+    assert body["avg_duration_s"] == 30.0 and body["avg_events"] == 8.0
+    assert body["revenue"] == "15.01" and body["revenue_per_session"] == "3.75"
+
+
+def health_doc(age_s: float, lag: int = 10) -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(seconds=age_s)
+    return {
+        "job": JOB,
+        "batch_id": 12,
+        "last_batch_at": at,
+        "lag_records": lag,
+        "input_rate": 1990.5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "status", "code", "check"),
+    [
+        (health_doc(3), "healthy", 200, "ok"),
+        (health_doc(3, lag=500_000), "degraded", 200, "warn"),
+        (health_doc(90), "degraded", 200, "warn"),
+        (health_doc(600), "unhealthy", 503, "fail"),
+        (None, "unhealthy", 503, "fail"),
+    ],
+)
+def test_health_follows_the_pipelines_freshness_and_lag(
+    store: HotStore, api: TestClient, doc: dict[str, Any] | None, status: str, code: int, check: str
+) -> None:
+    if doc:
+        store.upsert_many(HEALTH, [doc], ["job"])
+    r = api.get("/health")
+    assert r.status_code == code
+    body = r.json()
+    assert body["status"] == status and body["checks"]["pipeline"]["status"] == check
+    assert body["checks"]["hot_store"]["status"] == "ok"
+    assert body["checks"]["bus"]["status"] == "skipped"
+
+
+def test_an_idle_report_keeps_an_old_batch_fresh(store: HotStore, api: TestClient) -> None:
+    store.upsert_many(HEALTH, [health_doc(900) | {"idle_at": datetime.now(UTC)}], ["job"])
+    assert api.get("/health").json()["checks"]["pipeline"]["status"] == "ok"
+
+
+def test_a_failing_hot_store_is_a_503_everywhere(store: HotStore) -> None:
+    down = inject(store, FaultPlan(fail_every=1))
+    with TestClient(create_app(settings(), hot_store=down)) as c:
+        health = c.get("/health")
+        assert health.status_code == 503
+        assert health.json()["checks"]["hot_store"]["status"] == "fail"
+        r = c.get("/kpis/latest")
+        assert r.status_code == 503 and r.json()["error"] == "unavailable"
+
+
+def test_unreadable_stored_data_is_a_500_without_a_stack_trace(
+    store: HotStore, api: TestClient
+) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(0) | {"purchases": "three"}], ["minute"])
+    r = api.get("/kpis/latest")
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal" and r.headers["x-request-id"] in r.json()["message"]
+    assert "Traceback" not in r.text and "three" not in r.text
+
+
+def test_keys_guard_everything_but_health(
+    store: HotStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with client(store, keys="first-key,second-key") as c:
+        for path in (
+            "/kpis/latest",
+            "/kpis",
+            "/funnel",
+            "/sessions",
+            "/metrics",
+            "/docs",
+            "/openapi.json",
+            "/nope",
+        ):
+            r = c.get(path)
+            assert r.status_code == 401, path
+            assert r.json()["error"] == "unauthorized"
+        assert c.get("/kpis", headers={"X-API-Key": "second-key"}).status_code == 200
+        assert c.get("/kpis", headers={"X-API-Key": "first-key"}).status_code == 200
+        assert c.get("/kpis", headers={"X-API-Key": "first-ke"}).status_code == 401
+        assert c.get("/health").status_code in (200, 503)
+    assert "first-key" not in caplog.text and "second-key" not in caplog.text
+
+
+def test_the_rate_limit_answers_429_with_retry_after(store: HotStore) -> None:
+    with client(store, keys="a,b", rate_limit="3/minute") as c:
+        codes = [c.get("/kpis", headers={"X-API-Key": "a"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = c.get("/kpis", headers={"X-API-Key": "a"})
+        assert r.json()["error"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+        # Per key: the other key has its own budget.
+        assert c.get("/kpis", headers={"X-API-Key": "b"}).status_code == 200
+
+
+def test_cors_is_off_unless_origins_are_listed(store: HotStore) -> None:
+    origin = {"Origin": "https://dash.example.com"}
+    with client(store) as c:
+        assert "access-control-allow-origin" not in c.get("/kpis", headers=origin).headers
+    with client(store, cors_origins="https://dash.example.com") as c:
+        r = c.get("/kpis", headers=origin)
+        assert r.headers["access-control-allow-origin"] == "https://dash.example.com"
+
+
+def test_metrics_count_requests_by_route_template_and_show_the_pipeline(
+    store: HotStore, api: TestClient
+) -> None:
+    store.upsert_many(
+        HEALTH, [health_doc(3) | {"batch_duration_ms": 1500, "rows": {"event": 40}}], ["job"]
+    )
+    api.get("/kpis", params={"minutes_back": 5})
+    api.get("/kpis", params={"minutes_back": 6})
+    api.get("/no/such/path")
+    text = api.get("/metrics").text
+    assert 'streamkit_api_requests_total{method="GET",route="/kpis",status="200"} 2.0' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "streamkit_pipeline_health_up 1.0" in text
+    assert "streamkit_pipeline_batch_duration_seconds 1.5" in text
+    assert "streamkit_pipeline_consumer_lag_records 10.0" in text
+    assert 'streamkit_pipeline_batch_rows{kind="event"} 40.0' in text
+
+
+def test_the_openapi_document_lists_every_endpoint_and_the_key_header(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    assert {"/kpis/latest", "/kpis", "/funnel", "/sessions", "/health", "/metrics"} <= set(
+        spec["paths"]
+    )
+    params = {p["name"] for p in spec["paths"]["/kpis"]["get"]["parameters"]}
+    assert params == {"minutes_back", "start", "end", "anchor"}
+    assert "APIKeyHeader" in spec["components"]["securitySchemes"]
