@@ -8,6 +8,7 @@ id (logged with its traceback, which stays out of the response).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,15 +30,25 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The hot store did not answer."},
 }
 
-_STATUS_ERRORS = {404: "no_data", 401: "unauthorized", 429: "rate_limited", 503: "unavailable"}
+_STATUS_ERRORS = {
+    404: "no_data",
+    401: "unauthorized",
+    405: "method_not_allowed",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def body(
-    status: int, error: str, message: str, details: list[ParamError] | None = None
+    status: int,
+    error: str,
+    message: str,
+    details: list[ParamError] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """An ``ErrorBody`` response."""
     content = ErrorBody(error=error, message=message, details=details or [])
-    return JSONResponse(content.model_dump(), status_code=status)
+    return JSONResponse(content.model_dump(), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -74,7 +85,8 @@ async def _http(request: Request, exc: Exception) -> Any:
     error = _STATUS_ERRORS.get(exc.status_code, "invalid_request")
     if exc.status_code == 404 and exc.detail == "Not Found":  # no such route
         return body(404, "no_data", f"no route {request.url.path}; see /docs")
-    return body(exc.status_code, error, str(exc.detail))
+    # Keep Starlette's headers: a 405 must list the allowed methods (RFC 9110).
+    return body(exc.status_code, error, str(exc.detail), headers=exc.headers)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Any:

@@ -61,8 +61,10 @@ def create_app(
     app.state.deps = deps
     app.state.metrics = metrics
     errors.install(app)
-    app.include_router(routes.router)
     api = settings.api
+    # The document must say what the app does: the key only when keys are set.
+    app.include_router(routes.router, dependencies=[routes.API_KEY] if api.key_list() else [])
+    app.include_router(routes.open_router)
     # add_middleware wraps: the last added runs first.
     app.add_middleware(Guard, keys=api.key_list(), rate_limit=api.rate_limit)
     if origins := api.origin_list():

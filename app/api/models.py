@@ -118,7 +118,13 @@ class ErrorBody(_Frozen):
     """Every error response."""
 
     error: Literal[
-        "invalid_request", "unauthorized", "rate_limited", "no_data", "unavailable", "internal"
+        "invalid_request",
+        "unauthorized",
+        "method_not_allowed",
+        "rate_limited",
+        "no_data",
+        "unavailable",
+        "internal",
     ]
     message: str
     details: list[ParamError] = Field(default_factory=list)

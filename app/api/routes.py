@@ -19,20 +19,20 @@ from app.api.health import check_health
 from app.api.models import ErrorBody, Funnel, Health, KpiRange, MinuteKpis, SessionStats
 from app.api.ranges import FunnelQuery, RangeQuery, resolve
 
-# Declares the header in the OpenAPI document (the "Authorize" button of /docs);
-# the check itself is app.api.guard, which also covers /docs and unknown paths.
-_api_key = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="One of STREAMKIT_API__KEYS."
-)
-_keyed = [Security(_api_key)]
+#: Declares the key header in the OpenAPI document (the "Authorize" button of
+#: /docs) when keys are configured; the check itself is app.api.guard, which
+#: also covers /docs and unknown paths.
+API_KEY = Security(APIKeyHeader(name="X-API-Key", description="One of STREAMKIT_API__KEYS."))
 
+#: The data and metrics routes: behind the key when keys are configured.
 router = APIRouter()
+#: Routes open to anyone: load balancers probe /health.
+open_router = APIRouter()
 
 
 @router.get(
     "/kpis/latest",
     response_model=MinuteKpis,
-    dependencies=_keyed,
     responses={404: {"model": ErrorBody, "description": "No minute stored yet."}},
     tags=["kpis"],
 )
@@ -44,28 +44,28 @@ def kpis_latest(request: Request) -> MinuteKpis:
     return minute
 
 
-@router.get("/kpis", response_model=KpiRange, dependencies=_keyed, tags=["kpis"])
+@router.get("/kpis", response_model=KpiRange, tags=["kpis"])
 def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
     """Minute documents of a range, earliest first (default: the last 60 minutes)."""
     store = deps_of(request).hot_store()
     return reads.kpi_range(store, resolve(query, lambda: reads.newest_minute(store)))
 
 
-@router.get("/funnel", response_model=Funnel, dependencies=_keyed, tags=["kpis"])
+@router.get("/funnel", response_model=Funnel, tags=["kpis"])
 def funnel(request: Request, query: Annotated[FunnelQuery, Query()]) -> Funnel:
     """Page views → carts → purchases summed over a range (default 5 minutes); rates of the sums."""
     store = deps_of(request).hot_store()
     return reads.funnel(store, resolve(query, lambda: reads.newest_minute(store)))
 
 
-@router.get("/sessions", response_model=SessionStats, dependencies=_keyed, tags=["kpis"])
+@router.get("/sessions", response_model=SessionStats, tags=["kpis"])
 def sessions(request: Request, query: Annotated[RangeQuery, Query()]) -> SessionStats:
     """Statistics of the sessions closed in a range, by the minute of their last event."""
     store = deps_of(request).hot_store()
     return reads.session_stats(store, resolve(query, lambda: reads.newest_minute(store)))
 
 
-@router.get(
+@open_router.get(
     "/health",
     response_model=Health,
     responses={503: {"model": Health, "description": "A dependency check failed."}},
@@ -82,7 +82,6 @@ def health(request: Request) -> Any:
 @router.get(
     "/metrics",
     response_class=Response,
-    dependencies=_keyed,
     tags=["operations"],
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )

@@ -1,4 +1,4 @@
-"""The KPI API on the memory hot store: shapes, ranges, validation, health, keys, limits, metrics."""
+"""The KPI API on the memory hot store: shapes, ranges, validation, health, keys, limits."""
 
 from __future__ import annotations
 
@@ -17,30 +17,7 @@ from adapters.registry import open_hot_store
 from app.api.main import create_app
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES, minute_view
 from app.settings import Settings
-
-T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
-
-
-def minute_doc(
-    i: int, views: int = 100, carts: int = 10, buys: int = 3, cents: int = 12_345
-) -> dict[str, Any]:
-    return {
-        "minute": T0 + timedelta(minutes=i),
-        "page_views": views,
-        "add_to_carts": carts,
-        "purchases": buys,
-        "remove_from_carts": 1,
-        "events": views + carts + buys + 1,
-        "revenue_cents": cents,
-        "sessions": 40,
-        "late_dropped": 2,
-        "deadlettered": 1,
-        "final": True,
-        "watermark": T0,
-        "written_at": T0,
-        "batch_id": 7,
-        "latency": {"b40": 3},
-    }
+from tests.support.documents import T0, minute_doc
 
 
 def settings(**api: Any) -> Settings:
@@ -308,11 +285,17 @@ def test_metrics_count_requests_by_route_template_and_show_the_pipeline(
     assert 'streamkit_pipeline_batch_rows{kind="event"} 40.0' in text
 
 
-def test_the_openapi_document_lists_every_endpoint_and_the_key_header(api: TestClient) -> None:
-    spec = api.get("/openapi.json").json()
-    assert {"/kpis/latest", "/kpis", "/funnel", "/sessions", "/health", "/metrics"} <= set(
-        spec["paths"]
-    )
-    params = {p["name"] for p in spec["paths"]["/kpis"]["get"]["parameters"]}
-    assert params == {"minutes_back", "start", "end", "anchor"}
-    assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+def test_the_openapi_document_lists_every_endpoint_and_the_key_header(store: HotStore) -> None:
+    with client(store) as c:
+        assert (
+            "components" not in c.get("/openapi.json").json()
+            or "securitySchemes" not in (c.get("/openapi.json").json()["components"])
+        )  # no keys: the document must not ask for one
+    with client(store, keys="k") as c:
+        spec = c.get("/openapi.json", headers={"X-API-Key": "k"}).json()
+        assert {"/kpis/latest", "/kpis", "/funnel", "/sessions", "/health", "/metrics"} <= set(
+            spec["paths"]
+        )
+        params = {p["name"] for p in spec["paths"]["/kpis"]["get"]["parameters"]}
+        assert params == {"minutes_back", "start", "end", "anchor"}
+        assert "APIKeyHeader" in spec["components"]["securitySchemes"]
