@@ -123,6 +123,25 @@ def test_upsert_inserts_then_updates_idempotently(hot: Hot) -> None:
     assert all("_id" not in d for d in hot.all())
 
 
+@pytest.mark.timeout(120)
+def test_a_large_upsert_of_existing_documents_completes(hot: Hot) -> None:
+    # FerretDB v1 hangs for good on one update command with ~100 statements that
+    # match existing documents (each keeps a pooled connection): the binding
+    # must split such writes (adapters/hot/mongo.py, _CHUNK).
+    # Keyed on a datetime, like the minute documents: FerretDB does not push an
+    # _id of that type down to SQLite, so each matching statement holds a cursor.
+    docs = kpis(300)
+    assert hot.store.upsert_many(hot.coll, docs, key=["ts"]) == UpsertResult(300, 0)
+    changed = [d | {"orders": -1} for d in docs]
+    assert hot.store.upsert_many(hot.coll, changed, key=["ts"]) == UpsertResult(0, 300)
+    assert {d["orders"] for d in hot.all()} == {-1}
+    # The server must still serve writes and DDL afterwards (with one command of
+    # 500 statements, FerretDB answered that one, then hung on the next).
+    assert hot.store.upsert_many(hot.coll, docs[:1], key=["ts"]) == UpsertResult(0, 1)
+    hot.store.drop(hot.coll)
+    assert hot.store.ping() < 5
+
+
 def test_upsert_of_nothing_is_a_no_op(hot: Hot) -> None:
     assert hot.store.upsert_many(hot.coll, iter([]), key=["id"]) == UpsertResult(0, 0)
     assert hot.all() == []
