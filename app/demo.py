@@ -135,7 +135,8 @@ class BackgroundJob:
         self._forward.join(timeout=5)
 
 
-def _replay(path: Path, settings: Settings, limit: int, progress: Progress) -> ReplayProgress:
+def replay_file(path: Path, settings: Settings, limit: int, progress: Progress) -> ReplayProgress:
+    """Replay ``limit`` events of ``path`` at 2,000 events/s with event times shifted to now."""
     sender = EventSender(
         bootstrap.bus(settings), bootstrap.deadletter(settings), source=f"file:{path.name}"
     )
@@ -188,7 +189,7 @@ def run_demo(
         job.wait_started()
         window_start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
         replay_started = time.monotonic()
-        done = _replay(path, settings, seconds * DEMO_RATE, progress)
+        done = replay_file(path, settings, seconds * DEMO_RATE, progress)
         rate = done.sent / max(time.monotonic() - replay_started, 1e-9)
         progress(
             f"replayed {done.stats.published:,} events at {rate:,.0f}/s "

@@ -81,6 +81,9 @@ class ApiSettings(BaseModel):
     check_timeout_s: float = Field(2.0, gt=0)
     # Ping the bus in /health (off where the API cannot reach the bus).
     check_bus: bool = True
+    # Seconds a hot-store read is reused by later requests (0: never). The job
+    # writes once per trigger (2 s), so 1 s adds at most 1 s of staleness.
+    cache_s: float = Field(1.0, ge=0, le=60)
 
     def key_list(self) -> list[str]:
         """The configured API keys (empty: auth is off)."""

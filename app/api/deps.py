@@ -10,6 +10,7 @@ from fastapi import Request
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
 from app import bootstrap
+from app.api.cache import ReadCache
 from app.settings import Settings
 
 
@@ -22,6 +23,7 @@ class Dependencies:
         self._hot, self._bus = hot_store, bus
         self._opened: list[HotStore | Bus] = []  # closed by close(); given ports are the caller's
         self._lock = threading.Lock()
+        self.cache = ReadCache(settings.api.cache_s)
 
     def hot_store(self) -> HotStore:
         """The hot store, opened once (threads of the sync routes race to the first call)."""

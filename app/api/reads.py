@@ -4,16 +4,22 @@ Everything derived (money, rates, AOV) goes through the functions of
 ``app.pipeline.documents``, so the API, the CLI and docs/kpis.md cannot
 disagree. Sums are over stored counts; rates come from the sums, never from
 averaging per-minute rates.
+
+Reads go through a ``ReadCache`` keyed on the minute grid: ``[start, end)``
+selects the same minute documents as ``[ceil(start), ceil(end))`` (minutes
+start on the minute), so every request within one minute of a
+``minutes_back`` range shares one cached read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.errors import TerminalError
 from adapters.ports import HotStore
+from app.api.cache import ReadCache
 from app.api.models import Funnel, FunnelStage, KpiRange, MinuteKpis, SessionStats
 from app.api.ranges import Window
 from app.pipeline.documents import (
@@ -41,29 +47,37 @@ _FUNNEL_SUMS = (
 )
 
 
-def newest_minute(store: HotStore) -> datetime | None:
+def newest_minute(store: HotStore, cache: ReadCache) -> datetime | None:
     """The newest stored minute's start, or None when there is none."""
-    doc = store.latest(KPI_MINUTES, "minute")
+    doc = _latest_doc(store, cache)
     return None if doc is None else _minute(doc)
 
 
-def latest(store: HotStore) -> MinuteKpis | None:
+def latest(store: HotStore, cache: ReadCache) -> MinuteKpis | None:
     """The newest minute document in the API's shape, or None."""
-    doc = store.latest(KPI_MINUTES, "minute")
+    doc = _latest_doc(store, cache)
     return None if doc is None else MinuteKpis(**minute_view(doc))
 
 
-def kpi_range(store: HotStore, window: Window) -> KpiRange:
+def kpi_range(store: HotStore, cache: ReadCache, window: Window) -> KpiRange:
     """The minute documents of ``window``, earliest first."""
-    docs = store.find_range(KPI_MINUTES, "minute", window.start, window.end)
-    minutes = [MinuteKpis(**minute_view(doc)) for doc in docs]
+
+    def load() -> list[MinuteKpis]:
+        docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
+        return [MinuteKpis(**minute_view(doc)) for doc in docs]
+
+    minutes = cache.get(("kpis", *_grid(window)), load)
     return KpiRange(**_bounds(window), count=len(minutes), minutes=minutes)
 
 
-def funnel(store: HotStore, window: Window) -> Funnel:
+def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
     """Counts summed over ``window``; rates and AOV from the sums."""
-    docs = store.find_range(KPI_MINUTES, "minute", window.start, window.end)
-    n = _sums(docs, _FUNNEL_SUMS)
+
+    def load() -> tuple[int, dict[str, int]]:
+        docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
+        return len(docs), _sums(docs, _FUNNEL_SUMS)
+
+    count, n = cache.get(("funnel", *_grid(window)), load)
     views, carts, buys = n["page_views"], n["add_to_carts"], n["purchases"]
     stages = [
         FunnelStage(stage="page_views", count=views, rate=None),
@@ -72,7 +86,7 @@ def funnel(store: HotStore, window: Window) -> Funnel:
     ]
     return Funnel(
         **_bounds(window),
-        minutes=len(docs),
+        minutes=count,
         **{f: n[f] for f in _FUNNEL_SUMS if f != "revenue_cents"},
         revenue=money(n["revenue_cents"]) or "0.00",
         aov=money(divide_half_even(n["revenue_cents"], buys)),
@@ -83,10 +97,14 @@ def funnel(store: HotStore, window: Window) -> Funnel:
     )
 
 
-def session_stats(store: HotStore, window: Window) -> SessionStats:
+def session_stats(store: HotStore, cache: ReadCache, window: Window) -> SessionStats:
     """Sessions closed in ``window`` (by end minute), from the per-minute sums."""
-    docs = store.find_range(SESSION_MINUTES, "minute", window.start, window.end)
-    n = _sums(docs, SESSION_SUMS)
+
+    def load() -> dict[str, int]:
+        docs = store.find_range(SESSION_MINUTES, "minute", *_grid(window))
+        return _sums(docs, SESSION_SUMS)
+
+    n = cache.get(("sessions", *_grid(window)), load)
     count = n["sessions"]
     per_session = divide_half_even(n["revenue_cents"], count)
     return SessionStats(
@@ -99,6 +117,20 @@ def session_stats(store: HotStore, window: Window) -> SessionStats:
         revenue=money(n["revenue_cents"]) or "0.00",
         revenue_per_session=money(per_session),
     )
+
+
+def _latest_doc(store: HotStore, cache: ReadCache) -> dict[str, Any] | None:
+    return cache.get(("latest",), lambda: store.latest(KPI_MINUTES, "minute"))
+
+
+def _grid(window: Window) -> tuple[datetime, datetime]:
+    """``window`` with both bounds rounded up to the minute: the same minutes, a shared key."""
+    return _ceil_minute(window.start), _ceil_minute(window.end)
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)
 
 
 def _bounds(window: Window) -> dict[str, Any]:

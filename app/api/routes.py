@@ -38,7 +38,8 @@ open_router = APIRouter()
 )
 def kpis_latest(request: Request) -> MinuteKpis:
     """The newest minute's KPIs (it may still be open: see `final`)."""
-    minute = reads.latest(deps_of(request).hot_store())
+    deps = deps_of(request)
+    minute = reads.latest(deps.hot_store(), deps.cache)
     if minute is None:
         raise HTTPException(404, "no minute stored yet: is the stream job running?")
     return minute
@@ -47,22 +48,28 @@ def kpis_latest(request: Request) -> MinuteKpis:
 @router.get("/kpis", response_model=KpiRange, tags=["kpis"])
 def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
     """Minute documents of a range, earliest first (default: the last 60 minutes)."""
-    store = deps_of(request).hot_store()
-    return reads.kpi_range(store, resolve(query, lambda: reads.newest_minute(store)))
+    deps = deps_of(request)
+    store = deps.hot_store()
+    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
+    return reads.kpi_range(store, deps.cache, window)
 
 
 @router.get("/funnel", response_model=Funnel, tags=["kpis"])
 def funnel(request: Request, query: Annotated[FunnelQuery, Query()]) -> Funnel:
     """Page views → carts → purchases summed over a range (default 5 minutes); rates of the sums."""
-    store = deps_of(request).hot_store()
-    return reads.funnel(store, resolve(query, lambda: reads.newest_minute(store)))
+    deps = deps_of(request)
+    store = deps.hot_store()
+    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
+    return reads.funnel(store, deps.cache, window)
 
 
 @router.get("/sessions", response_model=SessionStats, tags=["kpis"])
 def sessions(request: Request, query: Annotated[RangeQuery, Query()]) -> SessionStats:
     """Statistics of the sessions closed in a range, by the minute of their last event."""
-    store = deps_of(request).hot_store()
-    return reads.session_stats(store, resolve(query, lambda: reads.newest_minute(store)))
+    deps = deps_of(request)
+    store = deps.hot_store()
+    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
+    return reads.session_stats(store, deps.cache, window)
 
 
 @open_router.get(

@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed and written as reports under ``bench/results/``; not tests."""

@@ -1,0 +1,232 @@
+"""``streamkit bench api``: the API's latency under load, against the real hot store, job running.
+
+Two phases of the same open-loop load (default 200 requests/s of
+``GET /kpis?minutes_back=60``): first while the stream job processes a
+replay at 2,000 events/s (the condition the target is set for), then with
+the job stopped (the API alone). The difference is what the job's CPU and
+writes cost the API on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from adapters.errors import StreamkitError
+from adapters.urls import mask_url
+from app import bootstrap
+from app.bench.load import LoadResult, run_load
+from app.demo import DEMO_RATE, BackgroundJob, fresh_input
+from app.pipeline.documents import KPI_MINUTES
+from app.settings import PROJECT_ROOT, Settings
+
+Progress = Callable[[str], None]
+
+#: Where reports go: one directory per run.
+RESULTS = PROJECT_ROOT / "bench" / "results"
+#: The issue's target for p99 at 200 requests/s with the pipeline running.
+TARGET_P99_MS = 25.0
+
+
+@dataclass(frozen=True)
+class ApiBenchOptions:
+    """What to load and for how long."""
+
+    rate: float = 200.0
+    seconds: float = 60.0
+    warmup_s: float = 20.0
+    path: str = "/kpis?minutes_back=60"
+    out: Path = RESULTS
+
+
+class ApiProcess:
+    """``streamkit api`` on a free port, as a child process."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        """Start it and wait until it answers."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own console script
+                [sys.executable, "-m", "app.cli", "api", "--port", str(self.port)],
+                env={**os.environ, **settings.environment()},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.ps = psutil.Process(self.process.pid)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/openapi.json", timeout=2)
+                return
+            except httpx.TransportError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        msg = f"streamkit api did not start; see {log}"
+        raise StreamkitError(msg)
+
+    def stop(self) -> None:
+        """Terminate it (uvicorn shuts down gracefully on SIGTERM)."""
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+def bench_api(settings: Settings, options: ApiBenchOptions, progress: Progress) -> Path:
+    """Run both phases; returns the report directory."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report_dir = options.out / f"{stamp}-api"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    traffic = fresh_input(settings, progress)
+    job = BackgroundJob(settings, progress)
+    api: ApiProcess | None = None
+    phases: dict[str, dict[str, Any]] = {}
+    try:
+        job.wait_started()
+        replay_s = options.warmup_s + options.seconds + 10
+        limit = int(min(replay_s, 170) * DEMO_RATE)
+        # A process of its own: in this one, the producer's Python work would
+        # hold the GIL against the load generator's event loop.
+        replay = _start_replay(settings, traffic, limit, report_dir / "replay.log")
+        api = ApiProcess(settings, report_dir / "api.log")
+        progress(f"bench    | warming up {options.warmup_s:.0f} s while the replay starts")
+        time.sleep(options.warmup_s)
+        phases["pipeline_running"] = _phase(api, options, progress)
+        replay.wait(timeout=300)
+        job.stop()
+        phases["pipeline_stopped"] = _phase(api, options, progress)
+    finally:
+        if api is not None:
+            api.stop()
+        job.stop()
+        traffic.unlink(missing_ok=True)
+    summary = _summary(settings, options, phases)
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (report_dir / "summary.md").write_text(markdown(summary))
+    return report_dir
+
+
+def _start_replay(
+    settings: Settings, traffic: Path, limit: int, log: Path
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "app.cli", "replay", str(traffic)]
+    command += ["--rate", str(DEMO_RATE), "--timing", "now", "--limit", str(limit)]
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own console script
+            command,
+            env={**os.environ, **settings.environment()},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _phase(api: ApiProcess, options: ApiBenchOptions, progress: Progress) -> dict[str, Any]:
+    api.ps.cpu_percent()  # start both CPU intervals
+    psutil.cpu_percent()
+    progress(
+        f"bench    | {options.rate:.0f} requests/s of {options.path} for {options.seconds:.0f} s"
+    )
+    result: LoadResult = run_load(
+        f"{api.url}{options.path}", options.rate, options.seconds, None, progress
+    )
+    phase = result.summary()
+    phase["api_cpu_percent"] = api.ps.cpu_percent()
+    phase["api_rss_mb"] = round(api.ps.memory_info().rss / 2**20, 1)
+    phase["machine_cpu_percent"] = psutil.cpu_percent()
+    progress(
+        f"bench    | p50 {phase['latency_ms']['p50']} ms · p99 {phase['latency_ms']['p99']} ms"
+    )
+    return phase
+
+
+def _summary(
+    settings: Settings, options: ApiBenchOptions, phases: dict[str, Any]
+) -> dict[str, Any]:
+    store = bootstrap.hot_store(settings)
+    try:
+        stored = len(store.find_range(KPI_MINUTES, "minute"))
+    finally:
+        store.close()
+    p99 = phases["pipeline_running"]["latency_ms"]["p99"]
+    return {
+        "benchmark": "api",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "hot_store": mask_url(settings.hot_store_url.get_secret_value()),
+        # The local stack runs a real mongod when one is on PATH, else FerretDB.
+        "hot_store_server": "mongod" if shutil.which("mongod") else "FerretDB (SQLite)",
+        "request": options.path,
+        "rate": options.rate,
+        "seconds_per_phase": options.seconds,
+        "minute_documents_stored": stored,
+        "target": {"p99_ms": TARGET_P99_MS, "met": p99 is not None and p99 <= TARGET_P99_MS},
+        "phases": phases,
+    }
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and count, memory, OS and Python: what a figure was measured on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
+    return {
+        "cpus": psutil.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The report as a markdown page."""
+    m = summary["machine"]
+    head = ("phase", "requests", "achieved/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "statuses")
+    lines = [
+        f"# API latency benchmark, {summary['at']}",
+        "",
+        f"`GET {summary['request']}` at {summary['rate']:.0f} requests/s, open loop, "
+        f"{summary['seconds_per_phase']:.0f} s per phase, against "
+        f"{summary['hot_store_server']} holding {summary['minute_documents_stored']} minute "
+        f"documents. Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB.",
+        "",
+        _row((*head, "API CPU %")),
+        _row(("---",) * (len(head) + 1)),
+    ]
+    for name, p in summary["phases"].items():
+        lat = p["latency_ms"]
+        cells: tuple[Any, ...] = (name.replace("_", " "), f"{p['requests']:,}", p["achieved_rate"])
+        cells += tuple(lat[q] for q in ("p50", "p95", "p99", "max"))
+        lines.append(_row((*cells, p["statuses"], p["api_cpu_percent"])))
+    target = summary["target"]
+    verdict = "met" if target["met"] else "missed"
+    lines += [
+        "",
+        f"Target: p99 ≤ {target['p99_ms']:.0f} ms with the pipeline running: **{verdict}**.",
+        "Latency is measured from each request's scheduled time (open loop), so a stall counts "
+        "against every request it delays.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _row(cells: tuple[Any, ...]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"

@@ -1,0 +1,113 @@
+"""The API's read cache: one store query per range per TTL, single flight, never cached errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.errors import TransientError
+from adapters.registry import open_hot_store
+from app.api.cache import ReadCache
+from app.api.main import create_app
+from app.pipeline.documents import KPI_MINUTES
+from app.settings import Settings
+from tests.support.documents import minute_doc
+
+
+class CountingStore:
+    """The memory hot store, counting the range reads that reach it."""
+
+    def __init__(self) -> None:
+        self.inner = open_hot_store(f"memory://cache-{uuid.uuid4().hex[:8]}")
+        self.inner.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(5)], ["minute"])
+        self.reads = 0
+
+    def find_range(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.inner.find_range(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def api(store: CountingStore, cache_s: float) -> TestClient:
+    settings = Settings(hot_store_url="memory://x", api={"check_bus": False, "cache_s": cache_s})
+    return TestClient(create_app(settings, hot_store=store))  # type: ignore[arg-type]
+
+
+def test_a_burst_of_the_same_range_reads_the_store_once() -> None:
+    store = CountingStore()
+    with api(store, cache_s=5) as c:
+        bodies = [
+            c.get("/kpis", params={"minutes_back": 10, "anchor": "latest"}).json()
+            for _ in range(50)
+        ]
+    assert store.reads == 1
+    assert all(b["minutes"] == bodies[0]["minutes"] and b["count"] == 5 for b in bodies)
+
+
+def test_the_wall_clock_range_shares_a_key_within_the_minute() -> None:
+    store = CountingStore()
+    with api(store, cache_s=5) as c:
+        first = c.get("/kpis", params={"minutes_back": 60}).json()
+        time.sleep(0.05)
+        second = c.get("/kpis", params={"minutes_back": 60}).json()
+    assert first["end"] != second["end"]  # each answer names its own range...
+    assert store.reads == 1 or second["end"][:16] != first["end"][:16]  # ...one read per minute
+
+
+def test_reads_expire_after_the_ttl_and_zero_disables() -> None:
+    store = CountingStore()
+    with api(store, cache_s=0.2) as c:
+        c.get("/funnel", params={"anchor": "latest"})
+        c.get("/funnel", params={"anchor": "latest"})
+        time.sleep(0.3)
+        c.get("/funnel", params={"anchor": "latest"})
+    assert store.reads == 2
+    store = CountingStore()
+    with api(store, cache_s=0) as c:
+        for _ in range(3):
+            c.get("/funnel", params={"anchor": "latest"})
+    assert store.reads == 3
+
+
+def test_concurrent_misses_load_once() -> None:
+    cache = ReadCache(ttl_s=5)
+    loads = 0
+    started = threading.Barrier(8)
+
+    def load() -> int:
+        nonlocal loads
+        loads += 1
+        time.sleep(0.2)
+        return 42
+
+    results: list[int] = []
+
+    def worker() -> None:
+        started.wait()
+        results.append(cache.get("k", load))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [42] * 8 and loads == 1
+
+
+def test_errors_are_not_cached() -> None:
+    cache = ReadCache(ttl_s=5)
+
+    def fail() -> int:
+        msg = "store down"
+        raise TransientError(msg)
+
+    with pytest.raises(TransientError):
+        cache.get("k", fail)
+    assert cache.get("k", lambda: 7) == 7
