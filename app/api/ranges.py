@@ -9,7 +9,6 @@ Unknown parameters are refused (``extra="forbid"``): a misspelt
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Literal
@@ -88,17 +87,21 @@ class Window:
     anchor: Anchor
 
 
-def resolve(query: RangeQuery, newest: Callable[[], datetime | None]) -> Window:
-    """The ``[start, end)`` that ``query`` means; ``newest()`` gives the newest stored minute.
+def needs_newest(query: RangeQuery) -> bool:
+    """True when resolving ``query`` needs the newest stored minute."""
+    return query.anchor == "latest" and (query.start is None or query.end is None)
 
-    ``newest`` is called only for ``anchor=latest`` with ``minutes_back``; with
-    no stored minute the wall clock stands in.
+
+def resolve(query: RangeQuery, newest: datetime | None) -> Window:
+    """The ``[start, end)`` that ``query`` means; ``newest`` is the newest stored minute.
+
+    ``newest`` matters only for ``anchor=latest`` with ``minutes_back`` (see
+    :func:`needs_newest`); with no stored minute the wall clock stands in.
     """
     if query.start is not None and query.end is not None:
         return Window(query.start, query.end, query.anchor)
     now = datetime.now(UTC)
-    if query.anchor == "latest":
-        latest = newest()
-        now = latest + timedelta(minutes=1) if latest is not None else now
+    if query.anchor == "latest" and newest is not None:
+        now = newest + timedelta(minutes=1)
     back = query.minutes_back or query.default_minutes
     return Window(now - timedelta(minutes=back), now, query.anchor)

@@ -47,37 +47,37 @@ _FUNNEL_SUMS = (
 )
 
 
-def newest_minute(store: HotStore, cache: ReadCache) -> datetime | None:
+async def newest_minute(store: HotStore, cache: ReadCache) -> datetime | None:
     """The newest stored minute's start, or None when there is none."""
-    doc = _latest_doc(store, cache)
+    doc = await _latest_doc(store, cache)
     return None if doc is None else _minute(doc)
 
 
-def latest(store: HotStore, cache: ReadCache) -> MinuteKpis | None:
+async def latest(store: HotStore, cache: ReadCache) -> MinuteKpis | None:
     """The newest minute document in the API's shape, or None."""
-    doc = _latest_doc(store, cache)
+    doc = await _latest_doc(store, cache)
     return None if doc is None else MinuteKpis(**minute_view(doc))
 
 
-def kpi_range(store: HotStore, cache: ReadCache, window: Window) -> KpiRange:
+async def kpi_range(store: HotStore, cache: ReadCache, window: Window) -> KpiRange:
     """The minute documents of ``window``, earliest first."""
 
     def load() -> list[MinuteKpis]:
         docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
         return [MinuteKpis(**minute_view(doc)) for doc in docs]
 
-    minutes = cache.get(("kpis", *_grid(window)), load)
+    minutes = await cache.get(("kpis", *_grid(window)), load)
     return KpiRange(**_bounds(window), count=len(minutes), minutes=minutes)
 
 
-def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
+async def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
     """Counts summed over ``window``; rates and AOV from the sums."""
 
     def load() -> tuple[int, dict[str, int]]:
         docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
         return len(docs), _sums(docs, _FUNNEL_SUMS)
 
-    count, n = cache.get(("funnel", *_grid(window)), load)
+    count, n = await cache.get(("funnel", *_grid(window)), load)
     views, carts, buys = n["page_views"], n["add_to_carts"], n["purchases"]
     stages = [
         FunnelStage(stage="page_views", count=views, rate=None),
@@ -97,14 +97,14 @@ def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
     )
 
 
-def session_stats(store: HotStore, cache: ReadCache, window: Window) -> SessionStats:
+async def session_stats(store: HotStore, cache: ReadCache, window: Window) -> SessionStats:
     """Sessions closed in ``window`` (by end minute), from the per-minute sums."""
 
     def load() -> dict[str, int]:
         docs = store.find_range(SESSION_MINUTES, "minute", *_grid(window))
         return _sums(docs, SESSION_SUMS)
 
-    n = cache.get(("sessions", *_grid(window)), load)
+    n = await cache.get(("sessions", *_grid(window)), load)
     count = n["sessions"]
     per_session = divide_half_even(n["revenue_cents"], count)
     return SessionStats(
@@ -119,8 +119,8 @@ def session_stats(store: HotStore, cache: ReadCache, window: Window) -> SessionS
     )
 
 
-def _latest_doc(store: HotStore, cache: ReadCache) -> dict[str, Any] | None:
-    return cache.get(("latest",), lambda: store.latest(KPI_MINUTES, "minute"))
+async def _latest_doc(store: HotStore, cache: ReadCache) -> dict[str, Any] | None:
+    return await cache.get(("latest",), lambda: store.latest(KPI_MINUTES, "minute"))
 
 
 def _grid(window: Window) -> tuple[datetime, datetime]:

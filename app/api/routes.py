@@ -1,7 +1,9 @@
 """The endpoints. Thin: parameters in, ``app.api.reads`` / ``app.api.health`` out.
 
-Routes are plain ``def``: the hot-store clients are synchronous, and FastAPI
-runs sync routes in its thread pool, so a slow read never blocks the loop.
+The data routes are ``async``: a cached read is answered on the event loop,
+and a store read runs in the executor while its waiters hold no thread
+(``app.api.cache``). /health and /metrics are plain ``def``, run in FastAPI's
+thread pool: their checks block on the clients.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters.ports import HotStore
 from app.api import reads
+from app.api.cache import ReadCache
 from app.api.deps import deps_of
 from app.api.health import check_health
 from app.api.models import ErrorBody, Funnel, Health, KpiRange, MinuteKpis, SessionStats
-from app.api.ranges import FunnelQuery, RangeQuery, resolve
+from app.api.ranges import FunnelQuery, RangeQuery, Window, needs_newest, resolve
 
 #: Declares the key header in the OpenAPI document (the "Authorize" button of
 #: /docs) when keys are configured; the check itself is app.api.guard, which
@@ -36,40 +40,39 @@ open_router = APIRouter()
     responses={404: {"model": ErrorBody, "description": "No minute stored yet."}},
     tags=["kpis"],
 )
-def kpis_latest(request: Request) -> MinuteKpis:
+async def kpis_latest(request: Request) -> MinuteKpis:
     """The newest minute's KPIs (it may still be open: see `final`)."""
     deps = deps_of(request)
-    minute = reads.latest(deps.hot_store(), deps.cache)
+    minute = await reads.latest(deps.hot_store(), deps.cache)
     if minute is None:
         raise HTTPException(404, "no minute stored yet: is the stream job running?")
     return minute
 
 
 @router.get("/kpis", response_model=KpiRange, tags=["kpis"])
-def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
+async def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
     """Minute documents of a range, earliest first (default: the last 60 minutes)."""
-    deps = deps_of(request)
-    store = deps.hot_store()
-    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
-    return reads.kpi_range(store, deps.cache, window)
+    store, cache = deps_of(request).hot_store(), deps_of(request).cache
+    return await reads.kpi_range(store, cache, await _window(store, cache, query))
 
 
 @router.get("/funnel", response_model=Funnel, tags=["kpis"])
-def funnel(request: Request, query: Annotated[FunnelQuery, Query()]) -> Funnel:
+async def funnel(request: Request, query: Annotated[FunnelQuery, Query()]) -> Funnel:
     """Page views → carts → purchases summed over a range (default 5 minutes); rates of the sums."""
-    deps = deps_of(request)
-    store = deps.hot_store()
-    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
-    return reads.funnel(store, deps.cache, window)
+    store, cache = deps_of(request).hot_store(), deps_of(request).cache
+    return await reads.funnel(store, cache, await _window(store, cache, query))
 
 
 @router.get("/sessions", response_model=SessionStats, tags=["kpis"])
-def sessions(request: Request, query: Annotated[RangeQuery, Query()]) -> SessionStats:
+async def sessions(request: Request, query: Annotated[RangeQuery, Query()]) -> SessionStats:
     """Statistics of the sessions closed in a range, by the minute of their last event."""
-    deps = deps_of(request)
-    store = deps.hot_store()
-    window = resolve(query, lambda: reads.newest_minute(store, deps.cache))
-    return reads.session_stats(store, deps.cache, window)
+    store, cache = deps_of(request).hot_store(), deps_of(request).cache
+    return await reads.session_stats(store, cache, await _window(store, cache, query))
+
+
+async def _window(store: HotStore, cache: ReadCache, query: RangeQuery) -> Window:
+    newest = await reads.newest_minute(store, cache) if needs_newest(query) else None
+    return resolve(query, newest)
 
 
 @open_router.get(

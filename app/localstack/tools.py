@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from adapters.errors import ConfigurationError
@@ -44,10 +44,12 @@ def require_java(minimum: int = 17) -> str:
     return java
 
 
-def run_build(command: list[str], cwd: Path, what: str, fix: str) -> None:
+def run_build(
+    command: list[str], cwd: Path, what: str, fix: str, env: Mapping[str, str] | None = None
+) -> None:
     """Run a build step; on failure raise with the tail of its output and the fix."""
     proc = subprocess.run(  # noqa: S603
-        command, cwd=cwd, capture_output=True, text=True, check=False
+        command, cwd=cwd, capture_output=True, text=True, check=False, env=env
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -76,10 +76,9 @@ def test_reads_expire_after_the_ttl_and_zero_disables() -> None:
     assert store.reads == 3
 
 
-def test_concurrent_misses_load_once() -> None:
+def test_concurrent_misses_wait_for_one_load() -> None:
     cache = ReadCache(ttl_s=5)
     loads = 0
-    started = threading.Barrier(8)
 
     def load() -> int:
         nonlocal loads
@@ -87,18 +86,34 @@ def test_concurrent_misses_load_once() -> None:
         time.sleep(0.2)
         return 42
 
-    results: list[int] = []
+    async def burst() -> list[int]:
+        return list(await asyncio.gather(*(cache.get("k", load) for _ in range(8))))
 
-    def worker() -> None:
-        started.wait()
-        results.append(cache.get("k", load))
+    assert asyncio.run(burst()) == [42] * 8 and loads == 1
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [42] * 8 and loads == 1
+
+def test_a_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
+    cache = ReadCache(ttl_s=0.1, max_stale_s=30)
+    version = 0
+
+    def slow_load() -> int:
+        nonlocal version
+        time.sleep(0.5)  # a store busy with the job's writes
+        version += 1
+        return version
+
+    async def scenario() -> tuple[int, float, list[int], int]:
+        first = await cache.get("k", slow_load)
+        await asyncio.sleep(0.15)  # past the TTL: stale
+        started = time.monotonic()
+        stale = [await cache.get("k", slow_load) for _ in range(20)]
+        waited = time.monotonic() - started
+        await asyncio.sleep(0.7)  # the one background refresh lands
+        return first, waited, stale, await cache.get("k", slow_load)
+
+    first, waited, stale, fresh = asyncio.run(scenario())
+    assert first == 1 and stale == [1] * 20 and waited < 0.1
+    assert fresh == 2 and cache.loads == 2  # 20 stale reads, one refresh
 
 
 def test_errors_are_not_cached() -> None:
@@ -108,6 +123,9 @@ def test_errors_are_not_cached() -> None:
         msg = "store down"
         raise TransientError(msg)
 
-    with pytest.raises(TransientError):
-        cache.get("k", fail)
-    assert cache.get("k", lambda: 7) == 7
+    async def scenario() -> int:
+        with pytest.raises(TransientError):
+            await cache.get("k", fail)
+        return await cache.get("k", lambda: 7)
+
+    assert asyncio.run(scenario()) == 7
