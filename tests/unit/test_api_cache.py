@@ -93,7 +93,7 @@ def test_concurrent_misses_wait_for_one_load() -> None:
 
 
 def test_a_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
-    cache = ReadCache(ttl_s=0.1, max_stale_s=30)
+    cache = ReadCache(ttl_s=0.3, max_stale_s=30)
     version = 0
 
     def slow_load() -> int:
@@ -104,7 +104,7 @@ def test_a_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
 
     async def scenario() -> tuple[int, float, list[int], int]:
         first = await cache.get("k", slow_load)
-        await asyncio.sleep(0.15)  # past the TTL: stale
+        await asyncio.sleep(0.4)  # past the TTL: stale
         started = time.monotonic()
         stale = [await cache.get("k", slow_load) for _ in range(20)]
         waited = time.monotonic() - started
