@@ -9,7 +9,8 @@ hundreds of times a second. So each read is reused:
   background load refreshes it, so no request waits for a store that is busy
   with the job's writes;
 * only a key never read (or read too long ago) makes requests wait, all of
-  them on one shared load ("single flight").
+  them on one shared load ("single flight"); ``prefetch`` loads a key about
+  to be asked for (the next minute's range) so that hardly ever happens.
 
 Everything runs on the event loop; loads run in the default executor, so a
 waiting request holds no thread. A failed load is not cached: waiters get the
@@ -64,6 +65,11 @@ class ReadCache:
                 self._start(key, load).add_done_callback(_log_refresh_failure)
             return entry.value  # type: ignore[no-any-return]
         return await asyncio.shield(self._start(key, load))
+
+    def prefetch(self, key: Hashable, load: Callable[[], Any]) -> None:
+        """Load ``key`` in the background unless it is cached or loading (never waits)."""
+        if self.ttl_s > 0 and key not in self._entries and key not in self._loading:
+            self._start(key, load).add_done_callback(_log_refresh_failure)
 
     def _start(self, key: Hashable, load: Callable[[], T]) -> asyncio.Future[T]:
         """The load of ``key`` in flight, or a new one in the default executor."""

@@ -85,6 +85,8 @@ class Window:
     start: datetime
     end: datetime
     anchor: Anchor
+    #: Back from the wall clock: the next request asks for a later range.
+    rolling: bool = False
 
 
 def needs_newest(query: RangeQuery) -> bool:
@@ -104,4 +106,4 @@ def resolve(query: RangeQuery, newest: datetime | None) -> Window:
     if query.anchor == "latest" and newest is not None:
         now = newest + timedelta(minutes=1)
     back = query.minutes_back or query.default_minutes
-    return Window(now - timedelta(minutes=back), now, query.anchor)
+    return Window(now - timedelta(minutes=back), now, query.anchor, rolling=query.anchor == "now")

@@ -13,7 +13,7 @@ start on the minute), so every request within one minute of a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,9 @@ from app.pipeline.documents import (
     money,
     ratio,
 )
+
+#: How long before a minute ends its successor's range is loaded.
+_PREFETCH = timedelta(seconds=5)
 
 #: The counts a funnel sums.
 _FUNNEL_SUMS = (
@@ -62,22 +65,30 @@ async def latest(store: HotStore, cache: ReadCache) -> MinuteKpis | None:
 async def kpi_range(store: HotStore, cache: ReadCache, window: Window) -> KpiRange:
     """The minute documents of ``window``, earliest first."""
 
-    def load() -> list[MinuteKpis]:
-        docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
+    def load_minutes(start: datetime, end: datetime) -> list[MinuteKpis]:
+        docs = store.find_range(KPI_MINUTES, "minute", start, end)
         return [MinuteKpis(**minute_view(doc)) for doc in docs]
 
+    def load() -> list[MinuteKpis]:
+        return load_minutes(*_grid(window))
+
     minutes = await cache.get(("kpis", *_grid(window)), load)
+    _prefetch_next_minute(cache, "kpis", window, load_minutes)
     return KpiRange(**_bounds(window), count=len(minutes), minutes=minutes)
 
 
 async def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
     """Counts summed over ``window``; rates and AOV from the sums."""
 
-    def load() -> tuple[int, dict[str, int]]:
-        docs = store.find_range(KPI_MINUTES, "minute", *_grid(window))
+    def load_sums(start: datetime, end: datetime) -> tuple[int, dict[str, int]]:
+        docs = store.find_range(KPI_MINUTES, "minute", start, end)
         return len(docs), _sums(docs, _FUNNEL_SUMS)
 
+    def load() -> tuple[int, dict[str, int]]:
+        return load_sums(*_grid(window))
+
     count, n = await cache.get(("funnel", *_grid(window)), load)
+    _prefetch_next_minute(cache, "funnel", window, load_sums)
     views, carts, buys = n["page_views"], n["add_to_carts"], n["purchases"]
     stages = [
         FunnelStage(stage="page_views", count=views, rate=None),
@@ -100,11 +111,14 @@ async def funnel(store: HotStore, cache: ReadCache, window: Window) -> Funnel:
 async def session_stats(store: HotStore, cache: ReadCache, window: Window) -> SessionStats:
     """Sessions closed in ``window`` (by end minute), from the per-minute sums."""
 
+    def load_sums(start: datetime, end: datetime) -> dict[str, int]:
+        return _sums(store.find_range(SESSION_MINUTES, "minute", start, end), SESSION_SUMS)
+
     def load() -> dict[str, int]:
-        docs = store.find_range(SESSION_MINUTES, "minute", *_grid(window))
-        return _sums(docs, SESSION_SUMS)
+        return load_sums(*_grid(window))
 
     n = await cache.get(("sessions", *_grid(window)), load)
+    _prefetch_next_minute(cache, "sessions", window, load_sums)
     count = n["sessions"]
     per_session = divide_half_even(n["revenue_cents"], count)
     return SessionStats(
@@ -121,6 +135,20 @@ async def session_stats(store: HotStore, cache: ReadCache, window: Window) -> Se
 
 async def _latest_doc(store: HotStore, cache: ReadCache) -> dict[str, Any] | None:
     return await cache.get(("latest",), lambda: store.latest(KPI_MINUTES, "minute"))
+
+
+def _prefetch_next_minute(
+    cache: ReadCache, kind: str, window: Window, load: Callable[[datetime, datetime], Any]
+) -> None:
+    """Near the end of a minute, load the range a wall-clock request will ask for next.
+
+    A ``minutes_back`` range moves to a new key on every minute; without this,
+    the first requests of each minute would all wait for one store read.
+    """
+    if not window.rolling or datetime.now(UTC) < _ceil_minute(window.end) - _PREFETCH:
+        return
+    start, end = (t + timedelta(minutes=1) for t in _grid(window))
+    cache.prefetch((kind, start, end), lambda: load(start, end))
 
 
 def _grid(window: Window) -> tuple[datetime, datetime]:

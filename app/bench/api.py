@@ -66,7 +66,8 @@ class ApiProcess:
         with log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own console script
                 [sys.executable, "-m", "app.cli", "api", "--port", str(self.port)],
-                env={**os.environ, **settings.environment()},
+                # No rate limit: the load comes from one address, far above the default.
+                env={**os.environ, **settings.environment(), "STREAMKIT_API__RATE_LIMIT": ""},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
