@@ -84,6 +84,9 @@ class ApiSettings(BaseModel):
     # Seconds a hot-store read is reused by later requests (0: never). The job
     # writes once per trigger (2 s), so 1 s adds at most 1 s of staleness.
     cache_s: float = Field(1.0, ge=0, le=60)
+    # Path prefix API Gateway leaves before the routes (a named stage, "/prod");
+    # the Lambda handler strips it. Empty for $default stages, function URLs, servers.
+    base_path: str = ""
 
     def key_list(self) -> list[str]:
         """The configured API keys (empty: auth is off)."""

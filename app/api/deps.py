@@ -33,10 +33,8 @@ class Dependencies:
                 self._opened.append(self._hot)
             return self._hot
 
-    def bus(self) -> Bus | None:
-        """The bus for /health's ping, or None when not checked."""
-        if not self.settings.api.check_bus:
-            return None
+    def bus(self) -> Bus:
+        """The bus for /health's ping, opened on first use."""
         with self._lock:
             if self._bus is None:
                 self._bus = bootstrap.bus(self.settings)

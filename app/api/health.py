@@ -25,14 +25,15 @@ from app.settings import ApiSettings
 _POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health")
 
 
-def check_health(store: HotStore, bus: Bus | None, settings: ApiSettings) -> Health:
+def check_health(store: HotStore, bus: Callable[[], Bus], settings: ApiSettings) -> Health:
     """Run every check at once and sum them up: healthy, degraded (a warn) or unhealthy (a fail)."""
     checks: dict[str, Callable[[], CheckResult]] = {
         "hot_store": lambda: _ping("hot store", store.ping, settings.check_timeout_s),
         "pipeline": lambda: pipeline_check(store, settings, datetime.now(UTC)),
     }
-    if bus is not None and settings.check_bus:
-        checks["bus"] = lambda: _ping("bus", bus.ping, settings.check_timeout_s)
+    if settings.check_bus:
+        # Opening the bus may fail too (no client for its scheme installed): a failed check.
+        checks["bus"] = lambda: _ping("bus", lambda t: bus().ping(t), settings.check_timeout_s)
     futures = {name: _POOL.submit(_timed, run) for name, run in checks.items()}
     # A hung client must not hang /health: give up a little after its own timeout.
     deadline = time.monotonic() + settings.check_timeout_s + 0.5

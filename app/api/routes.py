@@ -84,7 +84,7 @@ async def _window(store: HotStore, cache: ReadCache, query: RangeQuery) -> Windo
 def health(request: Request) -> Any:
     """Each dependency with status and latency: 200 unless a check fails, then 503."""
     deps = deps_of(request)
-    result = check_health(deps.hot_store(), deps.bus(), deps.settings.api)
+    result = check_health(deps.hot_store(), deps.bus, deps.settings.api)
     status = 503 if result.status == "unhealthy" else 200
     return JSONResponse(result.model_dump(), status_code=status)
 
