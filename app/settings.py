@@ -84,6 +84,9 @@ class ApiSettings(BaseModel):
     # Seconds a hot-store read is reused by later requests (0: never). The job
     # writes once per trigger (2 s), so 1 s adds at most 1 s of staleness.
     cache_s: float = Field(1.0, ge=0, le=60)
+    # Past cache_s, a read is still served for this long while one background load
+    # refreshes it; older than that, requests wait for a fresh read. Bounds the staleness.
+    cache_stale_s: float = Field(3.0, ge=0, le=300)
     # Path prefix API Gateway leaves before the routes (a named stage, "/prod");
     # the Lambda handler strips it. Empty for $default stages, function URLs, servers.
     base_path: str = ""

@@ -5,8 +5,8 @@ default), while dashboards and load balancers may ask for the same range
 hundreds of times a second. So each read is reused:
 
 * for ``ttl_s`` (``STREAMKIT_API__CACHE_S``, 1 s) it is served as it is;
-* after that, up to ``max_stale_s``, it is still served at once while one
-  background load refreshes it, so no request waits for a store that is busy
+* after that, up to ``max_stale_s`` (``CACHE_S + CACHE_STALE_S``, 4 s), it
+  is still served at once while one background load refreshes it, so no request waits for a store that is busy
   with the job's writes;
 * only a key never read (or read too long ago) makes requests wait, all of
   them on one shared load ("single flight"); ``prefetch`` loads a key about
@@ -42,7 +42,7 @@ class _Entry:
 class ReadCache:
     """``await get(key, load)``: a recent value of ``key``, loading it with ``load`` when needed."""
 
-    def __init__(self, ttl_s: float, max_stale_s: float = 60.0, maxsize: int = 1024) -> None:
+    def __init__(self, ttl_s: float, max_stale_s: float = 4.0, maxsize: int = 1024) -> None:
         """``ttl_s`` 0 disables caching: every call loads."""
         self.ttl_s, self.max_stale_s = ttl_s, max(max_stale_s, ttl_s)
         self._entries: LRUCache[Hashable, _Entry] = LRUCache(maxsize=maxsize)

@@ -23,7 +23,8 @@ class Dependencies:
         self._hot, self._bus = hot_store, bus
         self._opened: list[HotStore | Bus] = []  # closed by close(); given ports are the caller's
         self._lock = threading.Lock()
-        self.cache = ReadCache(settings.api.cache_s)
+        api = settings.api
+        self.cache = ReadCache(api.cache_s, max_stale_s=api.cache_s + api.cache_stale_s)
 
     def hot_store(self) -> HotStore:
         """The hot store, opened once (threads of the sync routes race to the first call)."""

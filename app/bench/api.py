@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
-from adapters.errors import StreamkitError
 from adapters.urls import mask_url
 from app import bootstrap
 from app.bench import vegeta
 from app.demo import DEMO_RATE, BackgroundJob, fresh_input
 from app.localstack.paths import StackPaths
 from app.pipeline.documents import KPI_MINUTES
+from app.serve import ApiProcess
 from app.settings import PROJECT_ROOT, Settings
 
 Progress = Callable[[str], None]
@@ -54,43 +52,6 @@ class ApiBenchOptions:
     out: Path = RESULTS
 
 
-class ApiProcess:
-    """``streamkit api`` on a free port, as a child process."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        """Start it and wait until it answers."""
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - our own console script
-                [sys.executable, "-m", "app.cli", "api", "--port", str(self.port)],
-                # No rate limit: the load comes from one address, far above the default.
-                env={**os.environ, **settings.environment(), "STREAMKIT_API__RATE_LIMIT": ""},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.ps = psutil.Process(self.process.pid)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/openapi.json", timeout=2)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.2)
-        msg = f"streamkit api did not start; see {log}"
-        raise StreamkitError(msg)
-
-    def stop(self) -> None:
-        """Terminate it (uvicorn shuts down gracefully on SIGTERM)."""
-        self.process.terminate()
-        self.process.wait(timeout=15)
-
-
 def bench_api(settings: Settings, options: ApiBenchOptions, progress: Progress) -> Path:
     """Run both phases; returns the report directory."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -108,7 +69,8 @@ def bench_api(settings: Settings, options: ApiBenchOptions, progress: Progress) 
         # A process of its own: in this one, the producer's Python work would
         # hold the GIL against the load generator's event loop.
         replay = _start_replay(settings, traffic, limit, report_dir / "replay.log")
-        api = ApiProcess(settings, report_dir / "api.log")
+        # No rate limit: the load comes from one address, far above the default.
+        api = ApiProcess(settings, report_dir / "api.log", {"STREAMKIT_API__RATE_LIMIT": ""})
         progress(f"bench    | warming up {options.warmup_s:.0f} s while the replay starts")
         time.sleep(options.warmup_s)
         phases["pipeline_running"] = _phase(api, options, load, progress)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.output import echo, fail_on_error
+from app.cli.output import echo, exit_on_sigterm, fail_on_error
 from app.settings import get_settings
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ def api(
     from app.bench.api import RESULTS, ApiBenchOptions, bench_api
     from app.localstack.stack import LocalStack
 
+    exit_on_sigterm()
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()

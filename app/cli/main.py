@@ -15,7 +15,7 @@ from app.cli.api import api
 from app.cli.generate import generate
 from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
-from app.cli.output import echo, fail_on_error
+from app.cli.output import echo, exit_on_sigterm, fail_on_error
 from app.cli.pipeline import pipeline
 from app.cli.replay import replay
 from app.settings import get_settings
@@ -81,6 +81,7 @@ def demo(
     from app.demo import run_demo
     from app.localstack.stack import LocalStack
 
+    exit_on_sigterm()
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +39,15 @@ def fail_on_error(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit``, so ``finally`` blocks stop the children a command started.
+
+    Python's default SIGTERM ends the process at once, leaving its background
+    jobs (the stream job, the API) running in their own process groups.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def parse_rate(value: str) -> float | None:
