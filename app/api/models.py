@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.pipeline.documents import LatencyMs, MinuteKpis
 
 __all__ = [
+    "Anchor",
     "CheckResult",
     "ErrorBody",
     "Funnel",

@@ -33,6 +33,8 @@ from app.pipeline.documents import (
     ratio,
 )
 
+#: How far ahead of the wall clock a minute may lie and still be "latest".
+_FUTURE = timedelta(minutes=5)
 #: How long before a minute ends its successor's range is loaded.
 _PREFETCH = timedelta(seconds=5)
 
@@ -134,7 +136,18 @@ async def session_stats(store: HotStore, cache: ReadCache, window: Window) -> Se
 
 
 async def _latest_doc(store: HotStore, cache: ReadCache) -> dict[str, Any] | None:
-    return await cache.get(("latest",), lambda: store.latest(KPI_MINUTES, "minute"))
+    """The newest minute up to 5 minutes ahead of now (the contract's future limit).
+
+    Older jobs counted records refused for a future event time in that future
+    minute; such a document must not become "latest".
+    """
+
+    def load() -> dict[str, Any] | None:
+        horizon = datetime.now(UTC) + _FUTURE
+        docs = store.find_range(KPI_MINUTES, "minute", None, horizon, limit=1, descending=True)
+        return docs[0] if docs else None
+
+    return await cache.get(("latest",), load)
 
 
 def _prefetch_next_minute(

@@ -12,6 +12,7 @@ import typer
 from adapters.urls import mask_url
 from app.cli import bench, local, package, schema
 from app.cli.api import api
+from app.cli.dashboard import dashboard
 from app.cli.generate import generate
 from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
@@ -38,6 +39,7 @@ app.command("generate")(generate)
 app.command("pipeline")(pipeline)
 app.command("kpis")(kpis)
 app.command("api")(api)
+app.command("dashboard")(dashboard)
 
 
 @app.callback()

@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
 from app.events.contract import Event
+from app.events.rejects import Reason
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
 from app.pipeline.state import SCHEMA, TABLE_COLUMNS, Clock
@@ -108,7 +109,11 @@ class StreamOperator(StatefulProcessor):
 
         rejected = batch[batch["reason"].notna()]
         if len(rejected):
-            when = rejected["parsed_event_time"].fillna(rejected["publish_time"])
+            # A time the contract refused for being in the future would open a minute
+            # document years ahead, and /kpis/latest would point there: such rejects
+            # count in the minute they were published, like unparseable ones.
+            future = rejected["reason"] == Reason.FUTURE_EVENT_TIME.value
+            when = rejected["parsed_event_time"].mask(future).fillna(rejected["publish_time"])
             minutes = _ms(when) // MINUTE_MS * MINUTE_MS
             _add(table, minutes, "deadlettered", np.ones(len(rejected), np.int64))
             touched.update(int(m) for m in minutes)

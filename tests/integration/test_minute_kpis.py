@@ -85,6 +85,15 @@ def test_every_minute_matches_the_oracle(spark, tmp_path: Path) -> None:  # type
     rejected = sum(1 for b in batches for r in b if not isinstance(validate(r), Event))
     assert int(last_docs["deadlettered"].sum()) == rejected > 0
     assert (everything["kind"] == "reject").sum() == rejected
+    # Rejected for a future event time, a record counts where it was published:
+    # no minute document lies years ahead of the traffic.
+    rejects = everything[everything["kind"] == "reject"]
+    assert (rejects["reason"] == "future_event_time").sum() > 0
+    newest = max(
+        everything.loc[everything["kind"] == "event", "event_time"].max(),
+        pd.Timestamp.now(tz="UTC").tz_localize(None),  # Spark hands back naive UTC
+    )
+    assert emitted["minute"].max() <= newest + pd.Timedelta(minutes=6)
     emitted_sessions = everything[everything["kind"] == "session"].drop(columns="session_id")
     last_time = pd.Timestamp(
         everything.loc[everything["kind"] == "event", "event_time"].max(), tz="UTC"

@@ -49,6 +49,14 @@ def test_latest_is_the_newest_minute_in_the_documented_shape(
     assert r.json()["revenue"] == "123.45" and r.json()["aov"] == "41.15"
 
 
+def test_a_minute_years_ahead_is_not_latest(store: HotStore, api: TestClient) -> None:
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(3)], ["minute"])
+    store.upsert_many(KPI_MINUTES, [minute_doc(0) | {"minute": T0.replace(year=2126)}], ["minute"])
+    assert api.get("/kpis/latest").json()["minute"] == "2026-01-01T10:02:00Z"
+    body = api.get("/kpis", params={"minutes_back": 2, "anchor": "latest"}).json()
+    assert body["count"] == 2
+
+
 def test_latest_without_data_is_a_typed_404(api: TestClient) -> None:
     r = api.get("/kpis/latest")
     assert r.status_code == 404

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (``streamkit dashboard``): reads only through the KPI API over HTTP."""
