@@ -32,12 +32,14 @@ from typing import IO, Any
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
 from app import bootstrap
+from app.dashboard.verify import DashboardCheck, check_dashboard
 from app.generate import Options, generate, manifest_path
 from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.pipeline.sinks import EVENTS
 from app.producers.formats import Format, read
 from app.producers.replay import Replayer, ReplayProgress
 from app.producers.sender import EventSender
+from app.serve import ApiProcess, DashboardProcess, ServedProcess
 from app.settings import Settings
 
 Progress = Callable[[str], None]
@@ -56,6 +58,7 @@ class DemoResult:
     minutes: list[dict[str, Any]]
     archived: int
     seconds: float
+    dashboard: DashboardCheck
 
     @property
     def counted(self) -> int:
@@ -173,20 +176,32 @@ def _wait_caught_up(hot: HotStore, job: BackgroundJob, since: datetime, timeout_
 
 
 def run_demo(
-    settings: Settings, seconds: int, progress: Progress, source: Path | None = None
+    settings: Settings,
+    seconds: int,
+    progress: Progress,
+    source: Path | None = None,
+    serve: bool = False,
 ) -> DemoResult:
-    """Run the job, replay ``seconds`` of traffic at 2,000 events/s, check what comes out.
+    """Run the job, the API and the dashboard; replay ``seconds`` of traffic; check what comes out.
 
     ``source`` is a traffic file at 2,000 events/s of event time; by default
-    fresh traffic is generated (and removed afterwards).
+    fresh traffic is generated (and removed afterwards). With ``serve``, the
+    job, the API and the dashboard keep running after the checks, until Ctrl-C.
     """
     started = time.monotonic()
     path = source or fresh_input(settings, progress)
     ports = bootstrap.ports(settings)
+    logs = settings.state_dir / "logs"
     job = BackgroundJob(settings, progress)
+    served: list[ServedProcess] = []
     try:
         # Replay into a running query, so latencies show the pipeline, not its start-up.
         job.wait_started()
+        api = ApiProcess(settings, logs / "demo-api.log", port=8000)
+        served.append(api)
+        board = DashboardProcess(settings, api.url, logs / "demo-dashboard.log", port=8501)
+        served.append(board)
+        progress(f"dashboard | {board.url} (live now; the API's docs at {api.url}/docs)")
         window_start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
         replay_started = time.monotonic()
         done = replay_file(path, settings, seconds * DEMO_RATE, progress)
@@ -206,7 +221,20 @@ def run_demo(
         if archived.num_rows != counted:
             msg = f"the archive holds {archived.num_rows:,} events, the minutes count {counted:,}"
             raise StreamkitError(msg)
+        shot = settings.state_dir / "demo" / "dashboard.png"
+        seen = check_dashboard(board.url, api.url, shot, lambda m: progress(f"dashboard | {m}"))
+        progress(
+            f"dashboard | Chromium shows minute {seen.minute[11:16]} as GET /kpis/latest does: "
+            f"{seen.tiles['Events/s']} events/s, revenue {seen.tiles['Revenue']}, "
+            f"conversion {seen.tiles['Conversion']} (screenshot {shot})"
+        )
+        if serve:
+            progress(f"serving: dashboard {board.url}, API {api.url}/docs · Ctrl-C stops")
+            while job.running():
+                time.sleep(1.0)
     finally:
+        for process in reversed(served):
+            process.stop()
         job.stop()
         ports.close()
         if source is None:
@@ -219,4 +247,5 @@ def run_demo(
         minutes,
         archived.num_rows,
         time.monotonic() - started,
+        seen,
     )

@@ -73,12 +73,20 @@ def demo(
     no_up: Annotated[
         bool, typer.Option("--no-up", help="Use the running services; do not start the stack.")
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Keep the job, the API and the dashboard running after the checks."
+        ),
+    ] = False,
 ) -> None:
-    """The whole path, live: replay at 2,000 events/s → Kafka → Spark → MongoDB + Parquet.
+    """The whole path, live: replay → Kafka → Spark → MongoDB + Parquet → API → dashboard.
 
-    Starts the local stack and the stream job, replays generated traffic with event times
-    shifted to now, waits for the job to catch up, prints the minute KPIs (as `streamkit kpis`
-    does) and checks that the archive holds exactly the events the minutes count.
+    Starts the local stack, the stream job, the API (port 8000) and the dashboard (8501),
+    replays generated traffic at 2,000 events/s with event times shifted to now, waits for the
+    job to catch up, prints the minute KPIs (as `streamkit kpis` does), checks that the archive
+    holds exactly the events the minutes count, and opens the dashboard in headless Chromium:
+    its tiles must show what GET /kpis/latest says (screenshot under .streamkit/demo/).
     """
     from app.demo import run_demo
     from app.localstack.stack import LocalStack
@@ -87,13 +95,13 @@ def demo(
     settings = get_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()
-    r = run_demo(settings, seconds, echo, source)
+    r = run_demo(settings, seconds, echo, source, serve)
     echo_minutes(r.minutes)
     echo(
         f"demo ok in {r.seconds:.0f} s: {r.replayed:,} replayed at {r.rate:,.0f} events/s "
         f"(+{r.dead_lettered} dead-lettered at the producer) → {r.counted:,} events counted in "
-        f"{len(r.minutes)} minutes, {r.archived:,} archived. "
-        "Look again with `streamkit kpis`."
+        f"{len(r.minutes)} minutes, {r.archived:,} archived; the dashboard's tiles match "
+        "GET /kpis/latest. Look again with `streamkit kpis`, or `streamkit demo --serve`."
     )
 
 

@@ -24,16 +24,16 @@ import pytest
 
 from adapters.ports import Bus
 from adapters.registry import open_hot_store
-from app.generate import Options, generate
-from app.pipeline.documents import HEALTH, SESSION_MINUTES
-from tests.conftest import MONGO_URL, require_tcp
-from tests.support.browser import (
+from app.dashboard.browser import (
     browser,
     chromium_path,
     open_dashboard,
     screenshot,
     wait_for_metrics,
 )
+from app.generate import Options, generate
+from app.pipeline.documents import HEALTH, SESSION_MINUTES
+from tests.conftest import MONGO_URL, require_tcp
 from tests.support.pipeline_run import Run, kill_group
 from tests.support.serve import free_port
 

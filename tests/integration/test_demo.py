@@ -14,6 +14,7 @@ from adapters.ports import Bus
 from adapters.registry import open_hot_store
 from app.demo import DEMO_RATE, run_demo
 from app.generate import Options, generate
+from app.pipeline.documents import money
 from app.settings import Settings
 from tests.conftest import MONGO_URL, require_tcp
 
@@ -56,3 +57,10 @@ def test_the_demo_counts_live_minutes_and_archives_them(settings: Settings, tmp_
     assert all(m["minute"].tzinfo is not None for m in result.minutes)
     assert any(line.startswith("pipeline | batch ") for line in lines)
     assert any(line.startswith("replay   | sent ") for line in lines)
+    # Chromium read the dashboard's tiles; they equal GET /kpis/latest's (checked by the demo).
+    newest = max(m["minute"] for m in result.minutes)
+    assert result.dashboard.minute == newest.strftime("%Y-%m-%dT%H:%M:00Z")
+    assert result.dashboard.tiles["Revenue"] == money(
+        next(m["revenue_cents"] for m in result.minutes if m["minute"] == newest)
+    )
+    assert result.dashboard.screenshot.stat().st_size > 10_000

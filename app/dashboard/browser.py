@@ -1,4 +1,4 @@
-"""A real browser for the dashboard: Debian's Chromium driven by playwright's sync API.
+"""A real browser for the dashboard (the demo's check, the browser test): Chromium via playwright.
 
 The playwright wheel bundles its driver; the browser is the system's
 (``infra/local/browser`` installs it), never one downloaded by ``playwright
@@ -17,8 +17,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from playwright.sync_api import Page, sync_playwright
+from adapters.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 #: Flags for a headless browser in a container: no sandbox (root), no GPU, and
 #: nothing that phones home while a test runs.
@@ -40,13 +44,18 @@ def chromium_path() -> Path:
     path = Path(os.environ.get("STREAMKIT_CHROMIUM", "/usr/bin/chromium"))
     if not path.is_file():
         msg = f"no browser at {path}: run ./infra/local/browser (or set STREAMKIT_CHROMIUM)"
-        raise FileNotFoundError(msg)
+        raise ConfigurationError(msg)
     return path
 
 
 @contextmanager
 def browser(width: int = 1440, height: int = 1000) -> Iterator[Page]:
     """A fresh page of a headless Chromium, closed (with the browser) on exit."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        msg = "driving a browser needs playwright: pip install 'streamkit[dev]'"
+        raise ConfigurationError(msg) from None
     with sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=str(chromium_path()), headless=True, args=FLAGS
