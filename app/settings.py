@@ -58,6 +58,10 @@ class PipelineSettings(BaseModel):
     hot_retention_days: float = Field(7.0, gt=0)
     # Test-only: "<point>@<batch id>" kills the job there (app.pipeline.crash).
     crash_at: str = ""
+    # CPU priority of the job (Unix nice, 0..19; the JVM inherits it). On a small
+    # machine shared with the API, a positive value keeps API latency flat while
+    # batches run: the job is throughput work, the API answers people.
+    nice: int = Field(0, ge=0, le=19)
 
 
 class ApiSettings(BaseModel):

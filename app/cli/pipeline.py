@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Annotated
 
@@ -37,6 +38,8 @@ def pipeline(
     from app.pipeline.job import checkpoint_of, run
 
     settings = get_settings()
+    if settings.pipeline.nice:
+        os.nice(settings.pipeline.nice)  # before Spark starts: its JVM inherits the priority
     if reset:
         shutil.rmtree(checkpoint_of(settings), ignore_errors=True)
         echo(f"checkpoint {checkpoint_of(settings)} removed")
