@@ -23,6 +23,7 @@ from app.api.cache import ReadCache
 from app.api.models import Funnel, FunnelStage, KpiRange, MinuteKpis, SessionStats
 from app.api.ranges import Window
 from app.pipeline.documents import (
+    COUNTS,
     KPI_MINUTES,
     SESSION_MINUTES,
     SESSION_SUMS,
@@ -38,18 +39,8 @@ _FUTURE = timedelta(minutes=5)
 #: How long before a minute ends its successor's range is loaded.
 _PREFETCH = timedelta(seconds=5)
 
-#: The counts a funnel sums.
-_FUNNEL_SUMS = (
-    "page_views",
-    "add_to_carts",
-    "purchases",
-    "remove_from_carts",
-    "events",
-    "sessions",
-    "late_dropped",
-    "deadlettered",
-    "revenue_cents",
-)
+#: The counts a funnel sums: every stored count, and revenue.
+_FUNNEL_SUMS = (*COUNTS, "revenue_cents")
 
 
 async def newest_minute(store: HotStore, cache: ReadCache) -> datetime | None:

@@ -13,7 +13,7 @@ import typer
 from adapters.errors import StreamkitError, TransientError
 from app import bootstrap
 from app.cli.output import echo, fail_on_error
-from app.pipeline.documents import KPI_MINUTES, iso, minute_view
+from app.pipeline.documents import KPI_MINUTES, duration, iso, minute_view, percent
 from app.settings import get_settings
 
 #: The window shown when --from is not given: this long before --to.
@@ -30,12 +30,12 @@ _COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
     ("purchases", lambda v: f"{v['purchases']:,}"),
     ("revenue", lambda v: v["revenue"]),
     ("aov", lambda v: v["aov"] or "-"),
-    ("conversion", lambda v: _percent(v["conversion_rate"])),
+    ("conversion", lambda v: percent(v["conversion_rate"], "-")),
     ("sessions", lambda v: f"{v['sessions']:,}"),
     ("late", lambda v: f"{v['late_dropped']:,}"),
     ("dead", lambda v: f"{v['deadlettered']:,}"),
     ("final", lambda v: "yes" if v["final"] else "no"),
-    ("p95 latency", lambda v: _duration(v["latency_ms"]["p95"])),
+    ("p95 latency", lambda v: duration(v["latency_ms"]["p95"], "-")),
 )
 
 
@@ -134,13 +134,3 @@ def table(views: Sequence[dict[str, Any]]) -> list[str]:
         return "  ".join([first, *rest])
 
     return [line(heads), *(line(r) for r in rows)]
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.2%}"
-
-
-def _duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"

@@ -13,6 +13,7 @@ from typing import Literal
 
 from app.analytics.anomaly import score
 from app.api.models import Anchor, CheckResult, Funnel, Health, MinuteKpis, SessionStats
+from app.pipeline.documents import duration, percent
 
 Level = Literal["ok", "warn", "fail", "skipped"]
 
@@ -268,18 +269,6 @@ def sessions_line(stats: SessionStats) -> str:
         f"({percent(stats.conversion_rate)}) · average {minutes:,.1f} min and "
         f"{stats.avg_events or 0:,.1f} events · revenue per session {stats.revenue_per_session}"
     )
-
-
-def percent(rate: float | None) -> str:
-    """``0.0512`` → ``"5.12%"``; a missing rate → ``"–"``."""
-    return "–" if rate is None else f"{rate:.2%}"
-
-
-def duration(ms: float | None) -> str:
-    """Milliseconds as ``"840 ms"`` or ``"12.5 s"``; None → ``"–"``."""
-    if ms is None:
-        return "–"
-    return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
 
 
 def ago(seconds: float) -> str:

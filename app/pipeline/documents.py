@@ -152,6 +152,18 @@ def ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, 6)
 
 
+def percent(rate: float | None, missing: str = "–") -> str:
+    """``0.0512`` → ``"5.12%"``; a missing rate → ``missing``."""
+    return missing if rate is None else f"{rate:.2%}"
+
+
+def duration(ms: float | None, missing: str = "–") -> str:
+    """Milliseconds as ``"840 ms"`` or ``"12.5 s"``; None → ``missing``."""
+    if ms is None:
+        return missing
+    return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
+
+
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with ``Z``; milliseconds only when present (naive means UTC)."""
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
