@@ -9,6 +9,7 @@ writes cost the API on this machine.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -140,6 +141,12 @@ def _summary(
         "request": options.path,
         "rate": options.rate,
         "seconds_per_phase": options.seconds,
+        "conditions": {
+            "pipeline_nice": settings.pipeline.nice,
+            "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11",
+            "api_cache_s": settings.api.cache_s,
+        },
         "minute_documents_stored": stored,
         "target": {"p99_ms": TARGET_P99_MS, "met": p99 is not None and p99 <= TARGET_P99_MS},
         "phases": phases,
@@ -170,7 +177,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"`GET {summary['request']}` at {summary['rate']:.0f} requests/s, open loop, "
         f"{summary['seconds_per_phase']:.0f} s per phase, against "
         f"{summary['hot_store_server']} holding {summary['minute_documents_stored']} minute "
-        f"documents. Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB.",
+        f"documents. Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB. "
+        f"Conditions: {summary['conditions']}.",
         "",
         _row((*head, "API CPU %")),
         _row(("---",) * (len(head) + 1)),
