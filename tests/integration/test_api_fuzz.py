@@ -33,12 +33,19 @@ DATABASE = f"{MONGO_URL.rsplit('/', 1)[0]}/fuzz_{uuid.uuid4().hex[:10]}"
 def _app() -> object:
     hot = open_hot_store(DATABASE)
     hot.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(30)], ["minute"])
-    hot.upsert_many(
-        HEALTH, [{"job": JOB, "last_batch_at": datetime.now(UTC), "lag_records": 0}], ["job"]
-    )
     api = {"check_bus": False, "rate_limit": "", "keys": KEY}
     settings_ = Settings(hot_store_url=DATABASE, api=api)
     return create_app(settings_, hot_store=hot)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pipeline() -> None:
+    # Written before each operation's run, not at collection: /health must see a job
+    # that wrote seconds ago, however long the suite took to get here.
+    hot = open_hot_store(DATABASE)
+    doc = {"job": JOB, "last_batch_at": datetime.now(UTC), "lag_records": 0}
+    hot.upsert_many(HEALTH, [doc], ["job"])
+    hot.close()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,10 +63,13 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app(), headers={"X-API
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_operation_answers_5xx_or_off_its_schema(case: schemathesis.Case) -> None:
-    # Every check but one: "schema-valid request rejected" cannot hold for rules
-    # across parameters, which OpenAPI cannot express (start needs end, start <
-    # end, at most 7 days, not with minutes_back); tests/unit/test_api.py pins
-    # each of those 422s.
-    case.call_and_validate(
-        headers={"X-API-Key": KEY}, excluded_checks=[checks.positive_data_acceptance]
-    )
+    # Every check but two, both pinned by tests/unit/test_api.py instead:
+    # - "schema-valid request rejected" cannot hold for rules across parameters,
+    #   which OpenAPI cannot express (start needs end, start < end, at most 7 days,
+    #   not with minutes_back);
+    # - "schema-violating request accepted" misfires here: the key sent with every
+    #   call fills the header a negative case leaves out, and an extra query
+    #   parameter with an empty value is not sent at all (seen: ?anchor=now alone
+    #   reported as violating additionalProperties).
+    excluded = [checks.positive_data_acceptance, checks.negative_data_rejection]
+    case.call_and_validate(headers={"X-API-Key": KEY}, excluded_checks=excluded)

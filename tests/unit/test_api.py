@@ -184,20 +184,27 @@ def health_doc(age_s: float, lag: int = 10) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("doc", "status", "code", "check"),
+    ("age_s", "lag", "status", "code", "check"),
     [
-        (health_doc(3), "healthy", 200, "ok"),
-        (health_doc(3, lag=500_000), "degraded", 200, "warn"),
-        (health_doc(90), "degraded", 200, "warn"),
-        (health_doc(600), "unhealthy", 503, "fail"),
-        (None, "unhealthy", 503, "fail"),
+        (3, 10, "healthy", 200, "ok"),
+        (3, 500_000, "degraded", 200, "warn"),
+        (90, 10, "degraded", 200, "warn"),
+        (600, 10, "unhealthy", 503, "fail"),
+        (None, 10, "unhealthy", 503, "fail"),
     ],
 )
 def test_health_follows_the_pipelines_freshness_and_lag(
-    store: HotStore, api: TestClient, doc: dict[str, Any] | None, status: str, code: int, check: str
+    store: HotStore,
+    api: TestClient,
+    age_s: float | None,
+    lag: int,
+    status: str,
+    code: int,
+    check: str,
 ) -> None:
-    if doc:
-        store.upsert_many(HEALTH, [doc], ["job"])
+    # The document is made here, not at collection: its age is relative to now.
+    if age_s is not None:
+        store.upsert_many(HEALTH, [health_doc(age_s, lag)], ["job"])
     r = api.get("/health")
     assert r.status_code == code
     body = r.json()
