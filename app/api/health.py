@@ -18,7 +18,7 @@ from typing import Any
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
 from app.api.models import CheckResult, Health
-from app.pipeline.documents import HEALTH, JOB, iso
+from app.pipeline.documents import HEALTH, JOB, iso, last_written
 from app.settings import ApiSettings
 
 #: One thread per check; checks of concurrent requests queue behind these.
@@ -56,10 +56,9 @@ def pipeline_check(store: HotStore, settings: ApiSettings, now: datetime) -> Che
             latency_ms=None,
             detail="the stream job has not reported yet: is `streamkit pipeline` running?",
         )
-    wrote = [t for t in (doc.get("last_batch_at"), doc.get("idle_at")) if isinstance(t, datetime)]
-    if not wrote:
+    last = last_written(doc)
+    if last is None:
         return CheckResult(status="fail", latency_ms=None, detail="health document has no times")
-    last = max(_aware(t) for t in wrote)
     age = max(0.0, (now - last).total_seconds())
     lag = doc.get("lag_records")
     lag = lag if isinstance(lag, int) and not isinstance(lag, bool) else None
@@ -115,10 +114,6 @@ def _short(error: Exception) -> str:
     """The first line of an error, bounded: drivers append whole topology dumps."""
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _ago(seconds: float) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -21,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
-from app.pipeline.documents import HEALTH
+from app.pipeline.documents import HEALTH, last_written
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +109,8 @@ def _gauges(doc: dict[str, Any]) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(f"streamkit_pipeline_{suffix}", text)
         gauge.add_metric([], float(value))
         yield gauge
-    last = max(
-        (t for t in (doc.get("last_batch_at"), doc.get("idle_at")) if isinstance(t, datetime)),
-        default=None,
-    )
+    last = last_written(doc)
     if last is not None:
-        last = last if last.tzinfo else last.replace(tzinfo=UTC)
         age = GaugeMetricFamily(
             "streamkit_pipeline_last_write_age_seconds",
             "Seconds since the job last wrote (a batch or an idle report): its freshness.",

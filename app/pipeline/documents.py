@@ -127,6 +127,20 @@ def minute_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {f: view[f] for f in FIELDS}
 
 
+def last_written(health: Mapping[str, Any]) -> datetime | None:
+    """When the job last wrote its health document: a finished batch or an idle report.
+
+    The job's freshness (``/health``, ``/metrics``): an idle but running job
+    is fresh, and a replay of old data is not stale. None when neither is there.
+    """
+    times = [
+        t for t in (health.get("last_batch_at"), health.get("idle_at")) if isinstance(t, datetime)
+    ]
+    if not times:
+        return None
+    return max(t if t.tzinfo else t.replace(tzinfo=UTC) for t in times)
+
+
 def money(cents: int | None) -> str | None:
     """Integer cents as a decimal string with two places (``123450`` → ``"1234.50"``)."""
     if cents is None:
