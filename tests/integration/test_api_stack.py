@@ -9,7 +9,6 @@ and answer 503 (not hang, not crash) when the hot store is unreachable.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,11 @@ from adapters.registry import open_archive, open_bus, open_hot_store
 from app.pipeline.crash import CrashPlan
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, minute_view
 from app.pipeline.sinks import Sinks
+from app.serve import free_port
 from tests.conftest import KAFKA_URL, MONGO_URL, require_tcp
 from tests.support.batches import MINUTE, batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.mongo, pytest.mark.kafka]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:

@@ -13,7 +13,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from app.serve import free_port
 from tests.support.dockerfile import ROOT, argv, healthcheck_argv, stage, stages
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -47,13 +47,6 @@ def api_stage_cmd() -> list[str]:
     final = stages()[-1]
     assert final.name == "api", "the API must be the default (last) target"
     return argv(final.last("CMD"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:

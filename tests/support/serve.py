@@ -10,7 +10,6 @@ thread outlives the test.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +18,9 @@ from typing import Any
 
 import uvicorn
 
+from app.serve import free_port
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["closed_port_url", "free_port", "serving"]
 
 
 def closed_port_url() -> str:
