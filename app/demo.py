@@ -99,6 +99,7 @@ class BackgroundJob:
         )
         assert self.process.stdout is not None
         self.started = threading.Event()
+        self.batches = 0  # batches the job reported done
         self._forward = threading.Thread(
             target=self._pump, args=(self.process.stdout, progress), daemon=True
         )
@@ -111,6 +112,8 @@ class BackgroundJob:
                 line = raw.decode(errors="replace").rstrip()
                 if line.startswith("checkpoint "):
                     self.started.set()  # the query runs: batches follow every trigger
+                if line.startswith("batch "):
+                    self.batches += 1
                 if line.startswith(("batch ", "reading ", "checkpoint ", "error", "pipeline ")):
                     progress(f"pipeline | {line}")
 
@@ -121,6 +124,15 @@ class BackgroundJob:
             if not self.running() or time.monotonic() > deadline:
                 msg = f"the stream job did not start; see {self.log_path}"
                 raise StreamkitError(msg)
+
+    def wait_batches(self, count: int, timeout_s: float = 300.0) -> None:
+        """Until the job has reported ``count`` batches done (the first, cold one is slow)."""
+        deadline = time.monotonic() + timeout_s
+        while self.batches < count:
+            if not self.running() or time.monotonic() > deadline:
+                msg = f"the stream job did not finish {count} batches; see {self.log_path}"
+                raise StreamkitError(msg)
+            time.sleep(0.5)
 
     def running(self) -> bool:
         """True while the child lives."""

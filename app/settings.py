@@ -89,8 +89,10 @@ class ApiSettings(BaseModel):
     # writes once per trigger (2 s), so 1 s adds at most 1 s of staleness.
     cache_s: float = Field(1.0, ge=0, le=60)
     # Past cache_s, a read is still served for this long while one background load
-    # refreshes it; older than that, requests wait for a fresh read. Bounds the staleness.
-    cache_stale_s: float = Field(3.0, ge=0, le=300)
+    # refreshes it; older than that, requests wait for a fresh read. Bounds the staleness
+    # when the store is slow: a refresh normally takes milliseconds, but FerretDB with a
+    # busy job on two cores took seconds, and a tighter bound made requests wait on it.
+    cache_stale_s: float = Field(30.0, ge=0, le=300)
     # Path prefix API Gateway leaves before the routes (a named stage, "/prod");
     # the Lambda handler strips it. Empty for $default stages, function URLs, servers.
     base_path: str = ""
@@ -170,6 +172,7 @@ class Settings(BaseSettings):
             "STREAMKIT_CHECKPOINT_DIR": str(self.checkpoints),
             "STREAMKIT_STATE_DIR": str(self.state_dir),
             "STREAMKIT_CACHE_DIR": str(self.cache_dir),
+            "STREAMKIT_PIPELINE__NICE": str(self.pipeline.nice),
         }
 
     @property

@@ -5,9 +5,10 @@ default), while dashboards and load balancers may ask for the same range
 hundreds of times a second. So each read is reused:
 
 * for ``ttl_s`` (``STREAMKIT_API__CACHE_S``, 1 s) it is served as it is;
-* after that, up to ``max_stale_s`` (``CACHE_S + CACHE_STALE_S``, 4 s), it
+* after that, up to ``max_stale_s`` (``CACHE_S + CACHE_STALE_S``, 31 s), it
   is still served at once while one background load refreshes it, so no
-  request waits for a store that is busy with the job's writes;
+  request waits for a store that is busy with the job's writes (a refresh
+  normally lands within milliseconds, so values are rarely over 1 s old);
 * only a key never read (or read too long ago) makes requests wait, all of
   them on one shared load ("single flight"); ``prefetch`` loads a key about
   to be asked for (the next minute's range) so that hardly ever happens.

@@ -50,10 +50,11 @@ async def kpis_latest(request: Request) -> MinuteKpis:
 
 
 @router.get("/kpis", response_model=KpiRange, tags=["kpis"])
-async def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> KpiRange:
+async def kpis(request: Request, query: Annotated[RangeQuery, Query()]) -> Response:
     """Minute documents of a range, earliest first (default: the last 60 minutes)."""
     store, cache = deps_of(request).hot_store(), deps_of(request).cache
-    return await reads.kpi_range(store, cache, await _window(store, cache, query))
+    body = await reads.kpi_range_json(store, cache, await _window(store, cache, query))
+    return Response(body, media_type="application/json")  # already a KpiRange, encoded
 
 
 @router.get("/funnel", response_model=Funnel, tags=["kpis"])

@@ -32,6 +32,15 @@ def api(
     out: Annotated[
         Path | None, typer.Option(help="Reports directory (default: bench/results).")
     ] = None,
+    background_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="CPU priority (nice) of the write path: the job, the replay and the hot-store "
+            "server. The API keeps 0. 0 runs everything at one priority.",
+        ),
+    ] = 10,
     no_up: Annotated[bool, typer.Option("--no-up", help="Use the running services.")] = False,
 ) -> None:
     """API latency under load against the real hot store, with the stream job running, then without.
@@ -44,6 +53,9 @@ def api(
 
     exit_on_sigterm()
     settings = get_settings()
+    settings = settings.model_copy(
+        update={"pipeline": settings.pipeline.model_copy(update={"nice": background_nice})}
+    )
     if not no_up:
         LocalStack(settings, progress=echo).up()
     options = ApiBenchOptions(rate, seconds, warmup, path, out or RESULTS)

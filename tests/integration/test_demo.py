@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from adapters.ports import Bus
-from adapters.registry import open_hot_store
 from app.demo import DEMO_RATE, run_demo
 from app.generate import Options, generate
 from app.pipeline.documents import money
 from app.settings import Settings
-from tests.conftest import MONGO_URL, require_tcp
+from tests.support.isolated import isolated_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.timeout(600)]
 
 
 @pytest.fixture
 def settings(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Settings]:
-    require_tcp(MONGO_URL, "the MongoDB-wire server")
-    events, dead = topics
-    s = Settings(
-        bus_url=events.url,
-        deadletter_url=dead.url,
-        hot_store_url=f"mongodb://{urlsplit(MONGO_URL).netloc}/demo_{uuid.uuid4().hex[:10]}",
-        archive_url=(tmp_path / "archive").as_uri(),
-        state_dir=tmp_path / "state",
-    )
-    yield s
-    store = open_hot_store(s.hot_store_url.get_secret_value())
-    for collection in ("kpi_minutes", "sessions", "pipeline_health"):
-        store.drop(collection)
+    with isolated_settings(topics, tmp_path, "demo") as s:
+        yield s
 
 
 def test_the_demo_counts_live_minutes_and_archives_them(settings: Settings, tmp_path: Path) -> None:

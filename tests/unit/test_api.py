@@ -15,6 +15,7 @@ from adapters.faults import FaultPlan, inject
 from adapters.ports import HotStore
 from adapters.registry import open_hot_store
 from app.api.main import create_app
+from app.api.models import KpiRange
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES, minute_view
 from app.settings import Settings
 from tests.support.documents import T0, minute_doc
@@ -73,6 +74,17 @@ def test_minutes_back_anchored_on_the_latest_minute(store: HotStore, api: TestCl
     ]
     assert body["count"] == 3 and body["anchor"] == "latest"
     assert (body["start"], body["end"]) == ("2026-01-01T10:07:00Z", "2026-01-01T10:10:00Z")
+
+
+def test_a_range_is_encoded_as_its_model_would_be(store: HotStore, api: TestClient) -> None:
+    # /kpis splices cached minute bytes into the per-request bounds: the result
+    # must be exactly what FastAPI would have sent for the KpiRange model.
+    store.upsert_many(KPI_MINUTES, [minute_doc(i) for i in range(4)], ["minute"])
+    r = api.get("/kpis", params={"minutes_back": 3, "anchor": "latest"})
+    assert r.headers["content-type"] == "application/json"
+    model = KpiRange.model_validate_json(r.content)
+    assert r.content == model.model_dump_json().encode()
+    assert model.count == len(model.minutes) == 3
 
 
 def test_minutes_back_from_the_wall_clock_misses_old_data(store: HotStore, api: TestClient) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
