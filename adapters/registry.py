@@ -33,6 +33,9 @@ _ALIASES: dict[PortKind, dict[str, str]] = {
     "archive": {
         "file": "adapters.archive.parquet:ParquetArchive",
         "": "adapters.archive.parquet:ParquetArchive",  # a plain path
+        "s3": "adapters.archive.parquet:ParquetArchive",
+        "gs": "adapters.archive.parquet:ParquetArchive",
+        "gcs": "adapters.archive.parquet:ParquetArchive",
         "memory": "adapters.archive.memory:MemoryArchive",
     },
 }

@@ -23,6 +23,9 @@ from adapters.registry import open_bus
 KAFKA_URL = os.environ.get("STREAMKIT_BUS_URL", "kafka://127.0.0.1:9092/events_raw")
 KAFKA_BOOTSTRAP = urlsplit(KAFKA_URL).netloc
 MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017/streamkit")
+#: The cloud emulators `streamkit local up --emulators` starts (host:port).
+MOTO_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__MOTO_PORT', '5055')}"
+GCS_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__GCS_PORT', '9023')}"
 
 
 def require_tcp(url: str, what: str) -> None:

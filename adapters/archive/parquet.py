@@ -10,15 +10,14 @@ Layout: ``<root>/<dataset>/year=YYYY/month=MM/day=DD/hour=HH/part-<batch_id>-<n>
 
 from __future__ import annotations
 
-import os.path
 import posixpath
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from adapters.archive.filesystems import open_filesystem
 from adapters.archive.partitioning import (
     batch_of,
     check_batch_id,
@@ -57,13 +56,6 @@ def _translated(action: str) -> Iterator[None]:
         raise TransientError(msg) from e
 
 
-def _filesystem_uri(url: str) -> str:
-    """``url`` as ``FileSystem.from_uri`` wants it: plain paths made absolute."""
-    scheme = urlsplit(url).scheme
-    # One letter is a Windows drive, not a scheme.
-    return os.path.abspath(url) if len(scheme) <= 1 else url
-
-
 class ParquetArchive:
     """An :class:`adapters.ports.Archive` of Parquet files on a pyarrow filesystem.
 
@@ -75,11 +67,9 @@ class ParquetArchive:
 
     def __init__(self, url: str) -> None:
         require_pyarrow()
-        from pyarrow import fs
-
         self.url = url
         with _translated(f"open archive {url!r}"):
-            self._fs, self._root = fs.FileSystem.from_uri(_filesystem_uri(url))
+            self._fs, self._root = open_filesystem(url)
 
     def __repr__(self) -> str:
         return f"ParquetArchive({self.url!r})"

@@ -33,6 +33,14 @@ def up(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the final status as JSON.")
     ] = False,
+    emulators: Annotated[
+        bool,
+        typer.Option(
+            "--emulators",
+            help="Also start the cloud emulators (moto: S3, Kinesis; a GCS emulator) "
+            "the AWS and GCP bindings are tested against.",
+        ),
+    ] = False,
 ) -> None:
     """Start the stack (idempotent) and wait until each service really answers.
 
@@ -40,7 +48,11 @@ def up(
     later runs start in seconds. Topics events_raw (3 partitions) and
     events_deadletter (1 partition) are created when missing.
     """
-    statuses = LocalStack(get_settings(), progress=echo).up()
+    settings = get_settings()
+    if emulators:
+        local = settings.local.model_copy(update={"emulators": True})
+        settings = settings.model_copy(update={"local": local})
+    statuses = LocalStack(settings, progress=echo).up()
     _print(statuses, as_json)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)

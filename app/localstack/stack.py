@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from app.localstack.emulators import GcsService, MotoService
 from app.localstack.kafka import KafkaService
 from app.localstack.mongo import MongoService
 from app.localstack.paths import StackPaths
@@ -26,11 +27,18 @@ class LocalStack:
         self.progress = progress
         self.kafka = KafkaService(settings, self.paths)
         self.mongo = MongoService(settings, self.paths)
+        self.emulators: list[NativeService] = [
+            MotoService(settings, self.paths),
+            GcsService(settings, self.paths),
+        ]
 
     @property
     def services(self) -> list[NativeService]:
-        """In start order."""
-        return [self.kafka, self.mongo]
+        """In start order: Kafka, the hot store, and the emulators when enabled or running."""
+        wanted = self.settings.local.emulators
+        return [self.kafka, self.mongo] + [
+            e for e in self.emulators if wanted or e.running() is not None
+        ]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

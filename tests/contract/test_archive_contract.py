@@ -17,6 +17,8 @@ from adapters.archive.parquet import ParquetArchive, _translated
 from adapters.errors import TerminalError, TransientError
 from adapters.ports import Archive, ArchiveWrite
 from adapters.registry import open_archive
+from tests.support.buckets import bucket_archive
+from tests.support.urls import with_query
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,11 +62,22 @@ def by_id(table: pa.Table) -> pa.Table:
     return table.sort_by("event_id")
 
 
-@pytest.fixture(params=["memory", "parquet-file-url", "parquet-plain-path"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "parquet-file-url",
+        "parquet-plain-path",
+        pytest.param("s3", marks=pytest.mark.emulators),
+        pytest.param("gcs", marks=pytest.mark.emulators),
+    ]
+)
 def archive_url(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    if request.param == "memory":
+    if request.param in ("s3", "gcs"):
+        with bucket_archive(request.param, monkeypatch) as url:
+            yield url
+    elif request.param == "memory":
         name = f"contract-{uuid.uuid4().hex}"
         yield f"memory://{name}"
         memory.reset(name)
@@ -276,7 +289,7 @@ def test_bad_dataset_name_is_terminal(archive: Archive, dataset: str) -> None:
 
 
 def test_injected_faults_fail_the_second_call(archive_url: str) -> None:
-    faulty = open_archive(archive_url + "?fault.fail_every=2")
+    faulty = open_archive(with_query(archive_url, "fault.fail_every=2"))
 
     faulty.write("events", events(), time_column="ts", batch_id="b1")
     with pytest.raises(TransientError):

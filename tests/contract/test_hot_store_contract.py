@@ -24,15 +24,11 @@ from adapters.hot.memory import MemoryHotStore
 from adapters.hot.mongo import MongoHotStore
 from adapters.ports import Document, HotStore, UpsertResult
 from tests.conftest import MONGO_URL, require_tcp
+from tests.support.urls import with_query
 
 pytestmark = pytest.mark.timeout(60)
 
 T0 = datetime(2026, 11, 25, 18, 0, 0, 123000, tzinfo=UTC)  # millisecond precision, as BSON keeps
-
-
-def with_query(url: str, query: str) -> str:
-    """``url`` with ``query`` appended, whether or not it already has a query string."""
-    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 @dataclass

@@ -1,0 +1,60 @@
+"""The cloud emulators as local-stack services: start, real readiness, status, stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.localstack.emulators import GcsService, MotoService
+from app.localstack.netcheck import port_open
+from app.localstack.paths import StackPaths
+from app.localstack.stack import LocalStack
+from app.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.emulators]
+
+MOTO_PORT, GCS_PORT = 15055, 19023
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    for port in (MOTO_PORT, GCS_PORT):
+        if port_open("127.0.0.1", port):
+            pytest.fail(f"port {port} is in use; this test starts its own emulators there")
+    return Settings(
+        state_dir=tmp_path / "state",
+        local={"emulators": True, "moto_port": MOTO_PORT, "gcs_port": GCS_PORT},
+    )
+
+
+def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> None:
+    paths = StackPaths.of(settings)
+    for service in (MotoService(settings, paths), GcsService(settings, paths)):
+        record = service.start(print)
+        try:
+            detail = service.wait_ready(60, print)
+            assert detail in ("S3 and Kinesis", "GCS JSON API")
+            status = service.status()
+            assert status.healthy and status.pid == record.pid
+        finally:
+            service.stop(print)
+        assert not port_open("127.0.0.1", service.port)
+        assert service.status().state == "stopped"
+
+
+def test_the_stack_lists_emulators_only_when_enabled_or_running(settings: Settings) -> None:
+    names = [s.name for s in LocalStack(settings).services]
+    assert names == ["kafka", "mongo", "moto", "gcs"]
+    off = settings.model_copy(
+        update={"local": settings.local.model_copy(update={"emulators": False})}
+    )
+    assert [s.name for s in LocalStack(off).services] == ["kafka", "mongo"]
+    moto = MotoService(off, StackPaths.of(off))
+    moto.start(print)
+    try:
+        moto.wait_ready(60, print)
+        # Started earlier (by `up --emulators`): `status` and `down` still see it.
+        assert [s.name for s in LocalStack(off).services] == ["kafka", "mongo", "moto"]
+    finally:
+        moto.stop(print)

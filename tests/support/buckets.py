@@ -1,0 +1,72 @@
+"""Archive URLs on a fresh bucket of the local cloud emulators (moto's S3, the GCS emulator)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import pytest
+
+from adapters.archive.filesystems import open_filesystem
+from tests.conftest import GCS_ENDPOINT, MOTO_ENDPOINT, require_tcp
+
+
+def emulator_archive_url(cloud: Literal["s3", "gcs"], bucket: str, prefix: str = "archive") -> str:
+    """The archive URL of ``bucket/prefix`` on the local emulator of ``cloud``."""
+    if cloud == "s3":
+        query = f"endpoint_override={MOTO_ENDPOINT}&scheme=http&region=us-east-1"
+        return f"s3://{bucket}/{prefix}?{query}"
+    query = f"endpoint_override={GCS_ENDPOINT}&scheme=http&anonymous=true&project_id=streamkit"
+    return f"gs://{bucket}/{prefix}?{query}"
+
+
+@contextmanager
+def bucket_archive(cloud: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new bucket on the emulator of ``cloud``, its archive URL, and the bucket deleted after."""
+    assert cloud in ("s3", "gcs")
+    endpoint = MOTO_ENDPOINT if cloud == "s3" else GCS_ENDPOINT
+    require_tcp(f"http://{endpoint}", f"the {cloud} emulator (`streamkit local up --emulators`)")
+    # Credentials come from the default chain, as in production: here the
+    # environment, with moto's conventional dummy keys (it checks no signature).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = f"contract-{uuid.uuid4().hex[:16]}"
+    url = emulator_archive_url(cloud, bucket)  # type: ignore[arg-type]
+    # The archive expects its bucket to exist (Pulumi makes it); the fixture's
+    # own handle may create and delete buckets (an S3 option, always so on GCS).
+    admin = "&allow_bucket_creation=true&allow_bucket_deletion=true" if cloud == "s3" else ""
+    filesystem, _ = open_filesystem(url + admin)
+    filesystem.create_dir(bucket)
+    try:
+        yield url
+    finally:
+        if cloud == "s3":
+            filesystem.delete_dir(bucket)
+        else:
+            _delete_gcs_bucket(bucket)
+
+
+def _delete_gcs_bucket(bucket: str) -> None:
+    """Empty and delete ``bucket`` through the emulator's JSON API.
+
+    Not through pyarrow: deleting a whole bucket that way never returns on
+    gcp-storage-emulator (it retries an answer the emulator does not give).
+    """
+    base = f"http://{GCS_ENDPOINT}/storage/v1/b/{bucket}"
+    with urllib.request.urlopen(f"{base}/o", timeout=10) as listing:  # noqa: S310 - local emulator
+        names = [item["name"] for item in json.load(listing).get("items", [])]
+    for name in names:
+        _delete(f"{base}/o/{urllib.parse.quote(name, safe='')}")
+    _delete(base)
+
+
+def _delete(url: str) -> None:
+    request = urllib.request.Request(url, method="DELETE")  # noqa: S310 - local emulator
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        pass
