@@ -8,6 +8,7 @@ named after a fresh uuid and drops them afterwards.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from adapters.hot.memory import MemoryHotStore
 from adapters.hot.mongo import MongoHotStore
 from adapters.ports import Document, HotStore, UpsertResult
 from tests.conftest import MONGO_URL, require_tcp
+from tests.support.tls_mongo import tls_mongo
 from tests.support.urls import with_query
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,10 +46,25 @@ class Hot:
         return self.store.find_range(self.coll, by)
 
 
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+@pytest.fixture(scope="module")
+def tls_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """FerretDB behind TLS only, reached like DocumentDB (tlsCAFile, retryWrites=false)."""
+    with tls_mongo(tmp_path_factory.mktemp("tls-mongo")) as url:
+        yield url
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("mongo", marks=pytest.mark.mongo),
+        pytest.param("mongo-tls", marks=pytest.mark.mongo),
+    ]
+)
 def hot(request: pytest.FixtureRequest) -> Iterator[Hot]:
     if request.param == "memory":
         url = f"memory://contract-{uuid.uuid4().hex[:12]}"
+    elif request.param == "mongo-tls":
+        url = request.getfixturevalue("tls_mongo_url")
     else:
         require_tcp(MONGO_URL, "the MongoDB-wire server")
         url = MONGO_URL
@@ -72,6 +89,21 @@ def test_ping_returns_seconds(hot: Hot) -> None:
     took = hot.store.ping(timeout_s=5.0)
     assert isinstance(took, float)
     assert 0 <= took < 5
+
+
+@pytest.mark.mongo
+def test_tls_is_verified_against_the_ca_of_the_url(tls_mongo_url: str) -> None:
+    # The TLS listener really is TLS: without our CA the certificate is refused
+    # (as a DocumentDB URL without Amazon's bundle would be), and plain TCP gets nowhere.
+    untrusted = re.sub(r"&tlsCAFile=[^&]+", "", tls_mongo_url).replace("=5000", "=1500")
+    plain = untrusted.replace("tls=true&", "")
+    for url, says in ((untrusted, "certificate"), (plain, None)):
+        store = registry.open_hot_store(url)
+        try:
+            with pytest.raises(TransientError, match=says):
+                store.ping(timeout_s=1.5)
+        finally:
+            store.close()
 
 
 def test_open_hot_store_picks_the_binding_by_scheme() -> None:

@@ -24,15 +24,27 @@ func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
 	dataDir := flag.String("data-dir", "", "directory for the SQLite files, one per database (required)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	// A TLS listener, as DocumentDB and Atlas require: tests reach it with
+	// tls=true&tlsCAFile=..., the options a cloud connection string carries.
+	tls := tlsFlags{
+		addr: flag.String("listen-tls", "", "TCP address of a TLS listener (off when empty)"),
+		cert: flag.String("listen-tls-cert-file", "", "PEM certificate of the TLS listener"),
+		key:  flag.String("listen-tls-key-file", "", "PEM private key of the TLS listener"),
+		ca:   flag.String("listen-tls-ca-file", "", "PEM CA bundle that client certificates must chain to (optional)"),
+	}
 	flag.Parse()
 
-	if err := run(*listenAddr, *dataDir, *logLevel); err != nil {
+	if err := run(*listenAddr, *dataDir, *logLevel, tls); err != nil {
 		fmt.Fprintln(os.Stderr, "ferretdb-sqlite:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listenAddr, dataDir, logLevel string) error {
+type tlsFlags struct {
+	addr, cert, key, ca *string
+}
+
+func run(listenAddr, dataDir, logLevel string, tls tlsFlags) error {
 	if dataDir == "" {
 		return fmt.Errorf("-data-dir is required")
 	}
@@ -54,7 +66,13 @@ func run(listenAddr, dataDir, logLevel string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listenAddr},
+		Listener: ferretdb.ListenerConfig{
+			TCP:         listenAddr,
+			TLS:         *tls.addr,
+			TLSCertFile: *tls.cert,
+			TLSKeyFile:  *tls.key,
+			TLSCAFile:   *tls.ca,
+		},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
 		Logger:    logger,
