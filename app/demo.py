@@ -34,6 +34,7 @@ from adapters.ports import HotStore
 from app import bootstrap
 from app.dashboard.verify import DashboardCheck, check_dashboard
 from app.generate import Options, generate, manifest_path
+from app.localstack.processes import wait_until
 from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.pipeline.sinks import EVENTS
 from app.producers.formats import Format, read
@@ -127,12 +128,10 @@ class BackgroundJob:
 
     def wait_batches(self, count: int, timeout_s: float = 300.0) -> None:
         """Until the job has reported ``count`` batches done (the first, cold one is slow)."""
-        deadline = time.monotonic() + timeout_s
-        while self.batches < count:
-            if not self.running() or time.monotonic() > deadline:
-                msg = f"the stream job did not finish {count} batches; see {self.log_path}"
-                raise StreamkitError(msg)
-            time.sleep(0.5)
+        wait_until(lambda: self.batches >= count or not self.running(), timeout_s, 0.5)
+        if self.batches < count:
+            msg = f"the stream job did not finish {count} batches; see {self.log_path}"
+            raise StreamkitError(msg)
 
     def running(self) -> bool:
         """True while the child lives."""

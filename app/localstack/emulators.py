@@ -19,6 +19,7 @@ import importlib.util
 import json
 import sys
 import urllib.request
+from abc import abstractmethod
 from urllib.error import URLError
 
 from app.localstack.paths import StackPaths
@@ -46,30 +47,53 @@ def _get(url: str, timeout_s: float) -> bytes:
         raise LocalStackError(msg) from e
 
 
-class MotoService(NativeService):
-    """moto's server: S3 and Kinesis on one port."""
+class _PythonEmulator(NativeService):
+    """An emulator that is a Python package, run as ``python -m <module>`` on 127.0.0.1.
 
-    name = "moto"
+    It keeps its state in memory; its data dir is only the working directory.
+    """
 
-    def __init__(self, settings: Settings, paths: StackPaths) -> None:
-        super().__init__(paths, "127.0.0.1", settings.local.moto_port)
+    module: str  # what ``python -m`` runs
+    package: str  # the PyPI name, for the error when it is missing
+
+    def __init__(self, paths: StackPaths, port: int) -> None:
+        super().__init__(paths, "127.0.0.1", port)
 
     @property
     def endpoint(self) -> str:
-        """The endpoint URL the AWS SDKs take."""
+        """The endpoint URL clients take (scheme included)."""
         return f"http://{self.address}"
 
     def prepare(self, progress: Progress) -> None:
-        """Nothing to build: a Python package."""
-        _require_module("moto.server", "moto[server]")
+        """Nothing to build: check that the package is installed."""
+        _require_module(self.module, self.package)
 
     def command(self) -> list[str]:
-        """``moto.server`` bound to 127.0.0.1 (its default is every interface)."""
-        return [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        """``python -m <module>`` with the emulator's own arguments."""
+        return [sys.executable, "-m", self.module, *self.arguments()]
+
+    @abstractmethod
+    def arguments(self) -> list[str]:
+        """The command-line arguments after the module name."""
 
     def before_start(self, progress: Progress) -> None:
-        """The data dir is only the working directory: moto keeps its state in memory."""
+        """Create the working directory."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+class MotoService(_PythonEmulator):
+    """moto's server: S3 and Kinesis on one port."""
+
+    name = "moto"
+    module = "moto.server"
+    package = "moto[server]"
+
+    def __init__(self, settings: Settings, paths: StackPaths) -> None:
+        super().__init__(paths, settings.local.moto_port)
+
+    def arguments(self) -> list[str]:
+        """Bound to 127.0.0.1 (moto's default is every interface)."""
+        return ["-H", self.host, "-p", str(self.port)]
 
     def check(self, timeout_s: float) -> str:
         """S3's ListBuckets answers (moto checks no signature)."""
@@ -80,41 +104,19 @@ class MotoService(NativeService):
         return "S3 and Kinesis"
 
 
-class GcsService(NativeService):
+class GcsService(_PythonEmulator):
     """gcp-storage-emulator: the GCS JSON API."""
 
     name = "gcs"
+    module = "gcp_storage_emulator"
+    package = "gcp-storage-emulator"
 
     def __init__(self, settings: Settings, paths: StackPaths) -> None:
-        super().__init__(paths, "127.0.0.1", settings.local.gcs_port)
+        super().__init__(paths, settings.local.gcs_port)
 
-    @property
-    def endpoint(self) -> str:
-        """What ``STORAGE_EMULATOR_HOST`` takes (scheme included)."""
-        return f"http://{self.address}"
-
-    def prepare(self, progress: Progress) -> None:
-        """Nothing to build: a Python package."""
-        _require_module("gcp_storage_emulator", "gcp-storage-emulator")
-
-    def command(self) -> list[str]:
-        """The emulator on 127.0.0.1, in memory."""
-        return [
-            sys.executable,
-            "-m",
-            "gcp_storage_emulator",
-            "start",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--in-memory",
-            "--quiet",
-        ]
-
-    def before_start(self, progress: Progress) -> None:
-        """The data dir is only the working directory."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def arguments(self) -> list[str]:
+        """On 127.0.0.1, in memory, quiet."""
+        return ["start", "--host", self.host, "--port", str(self.port), "--in-memory", "--quiet"]
 
     def check(self, timeout_s: float) -> str:
         """The bucket listing of the JSON API answers."""

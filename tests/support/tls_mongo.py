@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from app.localstack.certs import make_local_certificates
 from app.localstack.mongo import MongoService
 from app.localstack.paths import StackPaths
-from app.localstack.processes import spawn, stop
+from app.localstack.processes import spawn, stop, wait_until
 from app.serve import free_port
 from app.settings import Settings
 
@@ -26,19 +25,25 @@ from app.settings import Settings
 @contextmanager
 def tls_mongo(root: Path) -> Iterator[str]:
     """Start it under ``root``; yields the connection string, stops it after."""
-    settings = Settings(state_dir=root / "state")
+    # The stack's own FerretDB service on free ports, plus a TLS listener.
+    settings = Settings(
+        state_dir=root / "state",
+        hot_store_url=f"mongodb://127.0.0.1:{free_port()}/streamkit",
+        local={"mongo_server": "ferretdb"},
+    )
     paths = StackPaths.of(settings)
     server = MongoService(settings, paths)
     server.prepare(print)  # the stack's build, shared through the cache
+    server.before_start(print)
     certs = make_local_certificates(root / "tls")
-    plain, port = free_port(), free_port()
-    command = [server.ferretdb_binary, "-listen-addr", f"127.0.0.1:{plain}"]
-    command += ["-data-dir", str(root / "sqlite"), "-listen-tls", f"127.0.0.1:{port}"]
+    port = free_port()
+    command = [*server.command(), "-listen-tls", f"127.0.0.1:{port}"]
     command += ["-listen-tls-cert-file", str(certs.cert_file)]
     command += ["-listen-tls-key-file", str(certs.key_file)]
-    record = spawn(command, pid_file=root / "tls-mongo.pid", log_file=root / "tls-mongo.log")
+    log = paths.log_file(server.name)
+    record = spawn(command, pid_file=paths.pid_file(server.name), log_file=log)
     try:
-        _wait_for_tls(port, certs.ca_file, root / "tls-mongo.log")
+        _wait_for_tls(port, certs.ca_file, log)
         yield (
             f"mongodb://127.0.0.1:{port}/streamkit?tls=true&tlsCAFile={certs.ca_file}"
             "&retryWrites=false&serverSelectionTimeoutMS=5000"
@@ -50,16 +55,17 @@ def tls_mongo(root: Path) -> Iterator[str]:
 def _wait_for_tls(port: int, ca_file: Path, log: Path, timeout_s: float = 30.0) -> None:
     """Until a TLS handshake that trusts only our CA succeeds."""
     context = ssl.create_default_context(cafile=str(ca_file))
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def handshake() -> bool:
         try:
             with (
                 socket.create_connection(("127.0.0.1", port), timeout=2) as raw,
                 context.wrap_socket(raw, server_hostname="127.0.0.1"),
             ):
-                return
-        except OSError as e:
-            if time.monotonic() > deadline:
-                msg = f"FerretDB's TLS listener did not come up ({e}); see {log}"
-                raise RuntimeError(msg) from e
-            time.sleep(0.2)
+                return True
+        except OSError:
+            return False
+
+    if not wait_until(handshake, timeout_s, 0.2):
+        msg = f"FerretDB's TLS listener did not come up within {timeout_s:.0f} s; see {log}"
+        raise RuntimeError(msg)
