@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from adapters.ports import Bus
 from app import bootstrap
@@ -64,7 +65,7 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
             ports.hot_store,
             ports.archive,
             ports.deadletter,
-            source=f"kafka:{ports.bus.topic}",
+            source=f"{urlsplit(ports.bus.url).scheme}:{ports.bus.topic}",
             retention=timedelta(days=settings.pipeline.hot_retention_days),
             crash=CrashPlan(settings.pipeline.crash_at),
         )

@@ -1,15 +1,17 @@
 """The stream job's source: the bus as a Spark stream of raw records.
 
-The job needs ``value`` (bytes), ``partition``, ``offset`` and
-``publish_time`` (when the bus accepted the record). Kafka is read with
-Spark's own Kafka source; a bus binding offers it through
-``spark_options()``. Other buses (Kinesis, Pub/Sub) get their Spark sources
-with their bindings.
+The job needs ``value`` (bytes), ``partition`` (int), ``offset`` (long) and
+``publish_time`` (timestamp: when the bus accepted the record). Kafka is read
+with Spark's own Kafka source, configured by the binding's
+``spark_options()``. Any other bus binding provides
+``spark_stream(spark, max_records_per_batch)`` returning those four columns,
+usually from a Python streaming data source (Kinesis, Pub/Sub) that keeps its
+positions in the job's checkpoint.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,10 +22,14 @@ from adapters.ports import Bus
 
 def bus_stream(spark: SparkSession, bus: Bus, max_records_per_batch: int) -> DataFrame:
     """The raw records of ``bus`` from its beginning (or the checkpoint's position)."""
+    own_stream: Any = getattr(bus, "spark_stream", None)
+    if own_stream is not None:
+        return cast(DataFrame, own_stream(spark, max_records_per_batch))
     options: Any = getattr(bus, "spark_options", None)
     if options is None:
         msg = (
-            f"the stream job has no Spark source for {bus!r} yet; use a kafka:// STREAMKIT_BUS_URL"
+            f"the stream job has no Spark source for {bus!r}:"
+            " it offers neither spark_stream() nor spark_options()"
         )
         raise ConfigurationError(msg)
     return (
