@@ -23,6 +23,7 @@ PortKind = Literal["bus", "hot_store", "archive"]
 _ALIASES: dict[PortKind, dict[str, str]] = {
     "bus": {
         "kafka": "adapters.bus.kafka:KafkaBus",
+        "kinesis": "adapters.bus.kinesis:KinesisBus",
         "memory": "adapters.bus.memory:MemoryBus",
     },
     "hot_store": {

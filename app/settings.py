@@ -35,11 +35,13 @@ class LocalStackSettings(BaseModel):
     start_timeout_s: float = Field(120.0, gt=0)
     events_partitions: int = Field(3, ge=1)
     deadletter_partitions: int = Field(1, ge=1)
-    # The cloud emulators (moto for S3 and Kinesis, a GCS emulator) that the AWS and
-    # GCP bindings are tested against; `local up --emulators` turns this on for one run.
+    # The cloud emulators (moto for S3 and Kinesis, a GCS emulator, kinesalite for
+    # Kinesis reshards) that the AWS and GCP bindings are tested against;
+    # `local up --emulators` turns this on for one run.
     emulators: bool = False
     moto_port: int = Field(5055, ge=1, le=65535)
     gcs_port: int = Field(9023, ge=1, le=65535)
+    kinesalite_port: int = Field(4567, ge=1, le=65535)
 
 
 class SparkSettings(BaseModel):

@@ -22,9 +22,9 @@ def _print(statuses: list[ServiceStatus], as_json: bool) -> None:
     if as_json:
         echo(json.dumps([{**s.__dict__, "state": s.state} for s in statuses], indent=2))
         return
-    echo(f"{'SERVICE':<8} {'STATE':<10} {'ADDRESS':<17} {'PID':<8} DETAIL")
+    echo(f"{'SERVICE':<10} {'STATE':<10} {'ADDRESS':<17} {'PID':<8} DETAIL")
     for s in statuses:
-        echo(f"{s.name:<8} {s.state:<10} {s.address:<17} {s.pid or '-'!s:<8} {s.detail}")
+        echo(f"{s.name:<10} {s.state:<10} {s.address:<17} {s.pid or '-'!s:<8} {s.detail}")
 
 
 @app.command()

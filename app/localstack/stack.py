@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from app.localstack.emulators import GcsService, MotoService
 from app.localstack.kafka import KafkaService
+from app.localstack.kinesalite import KinesaliteService
 from app.localstack.mongo import MongoService
 from app.localstack.paths import StackPaths
 from app.localstack.service import NativeService, ServiceStatus
@@ -30,6 +31,7 @@ class LocalStack:
         self.emulators: list[NativeService] = [
             MotoService(settings, self.paths),
             GcsService(settings, self.paths),
+            KinesaliteService(settings, self.paths),
         ]
 
     @property

@@ -1,8 +1,9 @@
 """The bus contract, run against every binding this run has.
 
 ``memory`` always; ``kafka`` against the real broker of the local stack
-(``STREAMKIT_BUS_URL``'s bootstrap servers). Each test gets its own topic and
-deletes it afterwards.
+(``STREAMKIT_BUS_URL``'s bootstrap servers); ``kinesis`` on moto's server and
+on kinesalite (``streamkit local up --emulators``). Each test gets its own
+topic and deletes it afterwards.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from adapters.faults import plan_of
 from adapters.ports import Bus, BusMessage, BusReader
 from adapters.registry import binding_class, open_bus
 from tests.conftest import KAFKA_BOOTSTRAP, KAFKA_URL, require_tcp
+from tests.support.moto import kinesis_url, use_moto_credentials
 
 BINDINGS = [
     pytest.param("memory", id="memory"),
     pytest.param("kafka", id="kafka", marks=pytest.mark.kafka),
+    pytest.param("kinesis", id="kinesis", marks=pytest.mark.emulators),
+    pytest.param("kinesalite", id="kinesis-kinesalite", marks=pytest.mark.emulators),
 ]
 
 MakeUrl = Callable[..., str]
@@ -33,10 +37,15 @@ def make_url(request: pytest.FixtureRequest) -> Iterator[MakeUrl]:
     kind = request.param
     if kind == "kafka":
         require_tcp(KAFKA_URL, "Kafka")
+    if kind in ("kinesis", "kinesalite"):
+        use_moto_credentials(request.getfixturevalue("monkeypatch"))
     made: list[str] = []
 
     def make(query: str = "") -> str:
         topic = f"contract_{uuid.uuid4().hex[:12]}"
+        if kind in ("kinesis", "kinesalite"):
+            made.append(kinesis_url(topic, kinesalite=kind == "kinesalite"))
+            return kinesis_url(topic, query, kinesalite=kind == "kinesalite")
         base = f"kafka://{KAFKA_BOOTSTRAP}/{topic}" if kind == "kafka" else f"memory://{topic}"
         made.append(base)
         return f"{base}?{query}" if query else base
@@ -207,3 +216,4 @@ def test_kafka_unreachable_is_transient() -> None:
 def test_registry_picks_the_binding_by_scheme() -> None:
     assert binding_class("bus", "memory://x").__name__ == "MemoryBus"
     assert binding_class("bus", "kafka://127.0.0.1:9092/x").__name__ == "KafkaBus"
+    assert binding_class("bus", "kinesis://x?region=eu-west-1").__name__ == "KinesisBus"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.localstack.emulators import GcsService, MotoService
+from app.localstack.kinesalite import KinesaliteService
 from app.localstack.netcheck import port_open
 from app.localstack.paths import StackPaths
 from app.localstack.stack import LocalStack
@@ -14,27 +15,38 @@ from app.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.emulators]
 
-MOTO_PORT, GCS_PORT = 15055, 19023
+MOTO_PORT, GCS_PORT, KINESALITE_PORT = 15055, 19023, 14567
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    for port in (MOTO_PORT, GCS_PORT):
+    for port in (MOTO_PORT, GCS_PORT, KINESALITE_PORT):
         if port_open("127.0.0.1", port):
             pytest.fail(f"port {port} is in use; this test starts its own emulators there")
     return Settings(
         state_dir=tmp_path / "state",
-        local={"emulators": True, "moto_port": MOTO_PORT, "gcs_port": GCS_PORT},
+        local={
+            "emulators": True,
+            "moto_port": MOTO_PORT,
+            "gcs_port": GCS_PORT,
+            "kinesalite_port": KINESALITE_PORT,
+        },
     )
 
 
 def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> None:
     paths = StackPaths.of(settings)
-    for service in (MotoService(settings, paths), GcsService(settings, paths)):
+    emulators = (
+        MotoService(settings, paths),
+        GcsService(settings, paths),
+        KinesaliteService(settings, paths),
+    )
+    for service in emulators:
+        service.prepare(print)  # kinesalite: npm install into the cache, the first time
         record = service.start(print)
         try:
             detail = service.wait_ready(60, print)
-            assert detail in ("S3 and Kinesis", "GCS JSON API")
+            assert detail in ("S3 and Kinesis", "GCS JSON API", "Kinesis (faithful reshards)")
             status = service.status()
             assert status.healthy and status.pid == record.pid
         finally:
@@ -45,7 +57,7 @@ def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> N
 
 def test_the_stack_lists_emulators_only_when_enabled_or_running(settings: Settings) -> None:
     names = [s.name for s in LocalStack(settings).services]
-    assert names == ["kafka", "mongo", "moto", "gcs"]
+    assert names == ["kafka", "mongo", "moto", "gcs", "kinesalite"]
     off = settings.model_copy(
         update={"local": settings.local.model_copy(update={"emulators": False})}
     )

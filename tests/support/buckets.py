@@ -14,6 +14,7 @@ import pytest
 
 from adapters.archive.filesystems import open_filesystem
 from tests.conftest import GCS_ENDPOINT, MOTO_ENDPOINT, require_tcp
+from tests.support.moto import use_moto_credentials
 
 
 def emulator_archive_url(cloud: Literal["s3", "gcs"], bucket: str, prefix: str = "archive") -> str:
@@ -29,13 +30,10 @@ def emulator_archive_url(cloud: Literal["s3", "gcs"], bucket: str, prefix: str =
 def bucket_archive(cloud: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A new bucket on the emulator of ``cloud``, its archive URL, and the bucket deleted after."""
     assert cloud in ("s3", "gcs")
-    endpoint = MOTO_ENDPOINT if cloud == "s3" else GCS_ENDPOINT
-    require_tcp(f"http://{endpoint}", f"the {cloud} emulator (`streamkit local up --emulators`)")
-    # Credentials come from the default chain, as in production: here the
-    # environment, with moto's conventional dummy keys (it checks no signature).
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    if cloud == "s3":
+        use_moto_credentials(monkeypatch)
+    else:
+        require_tcp(f"http://{GCS_ENDPOINT}", "the GCS emulator (`streamkit local up --emulators`)")
     bucket = f"contract-{uuid.uuid4().hex[:16]}"
     url = emulator_archive_url(cloud, bucket)  # type: ignore[arg-type]
     # The archive expects its bucket to exist (Pulumi makes it); the fixture's
