@@ -16,11 +16,8 @@ import pandas as pd
 import pytest
 
 from adapters.ports import Bus
-from app.events.contract import Event
-from app.events.rejects import validate
 from app.generate import Options, generate
-from tests.support.compare import COUNTED, assert_minutes_match, assert_sessions_match
-from tests.support.oracle import OracleResult, compute
+from tests.support.oracle_checks import check_against_oracle
 from tests.support.pipeline_run import Run, batches_of, in_batch_order, read_all
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -47,48 +44,13 @@ def replay_then_drain(run: Run, data: Path, *replay_args: str, per_batch: int) -
     assert "batch 0:" in job.stdout and "pipeline stopped" in job.stdout
 
 
-def oracle_of(run: Run) -> tuple[OracleResult, list[bytes]]:
+def check_outputs(run: Run) -> None:
+    """Hot store, archive and dead-letter topic against the oracle and each other."""
     messages = read_all(run.events)
     values, sizes = in_batch_order(messages, batches_of(run.checkpoint, run.events.topic))
     assert sum(sizes) == len(messages), "every record is in a committed batch"
     assert len(sizes) > 3
-    return compute(values, batch_sizes=sizes), values
-
-
-def check_outputs(run: Run) -> None:
-    """Hot store, archive and dead-letter topic against the oracle and each other."""
-    oracle, values = oracle_of(run)
-    minutes = run.hot("kpi_minutes", "minute")
-    assert_minutes_match(minutes, oracle)
-    assert minutes["minute"].is_unique
-
-    valid = [v for v in values if isinstance(validate(v), Event)]
-    rejected = len(values) - len(valid)
-    assert int(minutes["deadlettered"].sum()) == rejected
-    letters = [orjson.loads(m.value) for m in read_all(run.dead)]
-    from_job = {d["dead_letter_id"] for d in letters if d["source"].startswith("kafka:")}
-    assert len(from_job) == rejected
-
-    last_time = pd.Timestamp(max(e.event_time for e in map(validate, valid)))  # type: ignore[union-attr]
-    sessions = run.hot("sessions", "session_id")
-    assert_sessions_match(sessions, oracle, last_time)
-
-    events = run.archived("events")
-    assert len(events) == int(minutes["events"].sum())
-    assert events["event_id"].is_unique
-    assert len(run.archived("late_events")) == int(minutes["late_dropped"].sum())
-    archived_sessions = run.archived("sessions")
-    assert sorted(archived_sessions["session_id"]) == sorted(sessions["session_id"])
-    final = run.archived("kpi_minutes")
-    assert final["minute"].is_unique
-    assert final["final"].all()
-    hot_final = minutes[minutes["final"]].set_index("minute")
-    final = final.set_index(pd.to_datetime(final["minute"], utc=True))
-    assert set(final.index) == set(hot_final.index)
-    # Late events may still reach a final minute: only late_dropped may move after archiving.
-    kpis = [c for c in COUNTED if c != "late_dropped"]
-    archived_kpis = final.sort_index()[kpis].to_numpy(dtype="int64")
-    assert (archived_kpis == hot_final.sort_index()[kpis].to_numpy(dtype="int64")).all()
+    check_against_oracle(run, values, sizes)
 
 
 def test_generated_traffic_equals_the_oracle(run: Run, tmp_path: Path) -> None:
