@@ -8,6 +8,7 @@ Lambda, ECS and EMR Serverless. A binding URL may only name the region and an
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from adapters.errors import ConfigurationError, MissingExtraError, TerminalError, TransientError
@@ -67,7 +68,8 @@ def client(
         # bindings add their own loop only where AWS reports partial success.
         retries={"mode": "standard", "max_attempts": 4},
     )
-    session = boto3.session.Session(region_name=region)
+    # AWS_REGION is what Lambda, ECS and EMR set; botocore itself reads only AWS_DEFAULT_REGION.
+    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
     if session.region_name is None:
         msg = (
             f"no AWS region for {service}: add ?region=... to the URL or set AWS_REGION"

@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import secrets
 
 #: The project checkout: the parent of the ``app`` package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,7 @@ class LocalStackSettings(BaseModel):
     moto_port: int = Field(5055, ge=1, le=65535)
     gcs_port: int = Field(9023, ge=1, le=65535)
     kinesalite_port: int = Field(4567, ge=1, le=65535)
+    pubsub_port: int = Field(8085, ge=1, le=65535)  # pstest, Google's Pub/Sub fake
 
 
 class SparkSettings(BaseModel):
@@ -147,8 +150,13 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
+    #: Secret settings given as references (app/secrets.py): name -> the reference,
+    #: handed on to child processes instead of the value it resolved to.
+    _references: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
+        self._resolve_references()
         self.state_dir = self.state_dir.expanduser().resolve()
         self.cache_dir = self.cache_dir.expanduser().resolve()
         if not self.archive_url:
@@ -158,6 +166,19 @@ class Settings(BaseSettings):
         if self.env != "development":
             self._reject_placeholders()
         return self
+
+    def _resolve_references(self) -> None:
+        """Read secret settings that name a cloud secret manager instead of holding a value."""
+        owners: list[tuple[str, BaseModel, str]] = [
+            ("STREAMKIT_HOT_STORE_URL", self, "hot_store_url"),
+            ("STREAMKIT_API__KEYS", self.api, "keys"),
+            ("STREAMKIT_DASHBOARD__API_KEY", self.dashboard, "api_key"),
+        ]
+        for variable, owner, name in owners:
+            value: SecretStr = getattr(owner, name)
+            if secrets.is_reference(value.get_secret_value()):
+                self._references[variable] = value.get_secret_value()
+                setattr(owner, name, SecretStr(secrets.resolve(value.get_secret_value(), variable)))
 
     def _reject_placeholders(self) -> None:
         secret = self.hot_store_url.get_secret_value().lower()
@@ -174,7 +195,9 @@ class Settings(BaseSettings):
         return {
             "STREAMKIT_BUS_URL": self.bus_url,
             "STREAMKIT_DEADLETTER_URL": self.deadletter_url,
-            "STREAMKIT_HOT_STORE_URL": self.hot_store_url.get_secret_value(),
+            "STREAMKIT_HOT_STORE_URL": self._references.get(
+                "STREAMKIT_HOT_STORE_URL", self.hot_store_url.get_secret_value()
+            ),
             "STREAMKIT_ARCHIVE_URL": self.archive_url,
             "STREAMKIT_CHECKPOINT_DIR": str(self.checkpoints),
             "STREAMKIT_STATE_DIR": str(self.state_dir),

@@ -18,6 +18,7 @@ from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
 from app.cli.output import echo, exit_on_sigterm, fail_on_error
 from app.cli.pipeline import pipeline
+from app.cli.rehearse import rehearse_command
 from app.cli.replay import replay
 from app.settings import get_settings
 
@@ -40,6 +41,7 @@ app.command("pipeline")(pipeline)
 app.command("kpis")(kpis)
 app.command("api")(api)
 app.command("dashboard")(dashboard)
+app.command("rehearse")(rehearse_command)
 
 
 @app.callback()
