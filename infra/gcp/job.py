@@ -1,0 +1,130 @@
+"""The stream job as a Dataproc Serverless batch, with its code in the data bucket.
+
+The stack uploads the entry script (``infra/common/spark_entry.py``), the streamkit wheel and
+the job's Python environment under ``gs://<bucket>/job/`` and creates the batch: creating it
+starts the job, which runs until stopped (no TTL); changing it replaces the batch, and the new
+one resumes from the checkpoint. It runs as its own service account in the stack's subnet
+(egress through the NAT address Atlas admits). Dynamic allocation between ``minExecutors`` and
+``maxExecutors`` (autoscaling V2) is the job's autoscaling.
+
+Settings reach the driver as ``spark.dataproc.driverEnv.*`` and the executors as
+``spark.executorEnv.*``; the hot store URL is a ``gcp-secretmanager://`` reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.common.files import REPO_ROOT, local_file
+from infra.gcp.archive import JOB_PREFIX, Archive
+from infra.gcp.config import JobConfig
+from infra.gcp.identities import Identities
+from infra.gcp.network import Network
+
+ENTRY_SCRIPT = REPO_ROOT / "infra" / "common" / "spark_entry.py"
+ENVIRONMENT = "./environment/bin/python"
+
+
+class StreamJob(pulumi.ComponentResource):
+    """The uploaded job files and the Dataproc Serverless batch."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: JobConfig,
+        *,
+        settings: dict[str, pulumi.Input[str]],
+        region: str,
+        archive: Archive,
+        identities: Identities,
+        network: Network,
+        grants: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Upload the job's files and create the batch (when ``cfg.enabled``)."""
+        super().__init__("streamkit:gcp:StreamJob", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self._bucket = archive.bucket
+        uploads: dict[str, tuple[Path, str | None]] = {"entry": (ENTRY_SCRIPT, "entry.py")}
+        uploads["wheel"] = (
+            local_file(cfg.wheel, "the streamkit wheel", "build it: pip wheel --no-deps -w dist ."),
+            None,
+        )
+        if not cfg.containerImage:
+            how = "build it as docs/deploy-gcp.md says (a packed Python 3.11 environment)"
+            uploads["environment"] = (
+                local_file(cfg.environmentArchive, "the job's Python environment", how),
+                None,
+            )
+        self.files = {
+            key: gcp.storage.BucketObject(
+                f"{name}-{key}",
+                bucket=archive.bucket.name,
+                name=f"{JOB_PREFIX}/{target or Path(path).name}",
+                source=pulumi.FileAsset(str(path)),
+                opts=child,
+            )
+            for key, (path, target) in uploads.items()
+        }
+        self.batch: gcp.dataproc.Batch | None = None
+        if cfg.enabled:
+            self.batch = gcp.dataproc.Batch(
+                f"{name}-batch",
+                batch_id=f"{name}-pipeline",
+                location=region,
+                labels={"app": "streamkit"},
+                runtime_config={
+                    "version": cfg.runtimeVersion,
+                    "container_image": cfg.containerImage or None,
+                    "properties": self._properties(cfg, settings),
+                },
+                environment_config={
+                    "execution_config": {
+                        "service_account": identities.job.email,
+                        "subnetwork_uri": network.subnet.id,
+                        "authentication_config": {
+                            "user_workload_authentication_type": "SERVICE_ACCOUNT"
+                        },
+                    }
+                },
+                pyspark_batch={
+                    "main_python_file_uri": self._uri(self.files["entry"]),
+                    "python_file_uris": [self._uri(self.files["wheel"])],
+                    "args": [],
+                },
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*self.files.values(), *grants]
+                ),
+            )
+        self.register_outputs({})
+
+    def _uri(self, obj: gcp.storage.BucketObject) -> pulumi.Output[str]:
+        return pulumi.Output.concat("gs://", self._bucket.name, "/", obj.name)
+
+    def _properties(
+        self, cfg: JobConfig, settings: dict[str, pulumi.Input[str]]
+    ) -> dict[str, pulumi.Input[str]]:
+        properties: dict[str, pulumi.Input[str]] = {
+            "spark.dynamicAllocation.enabled": "true",
+            "spark.dynamicAllocation.minExecutors": str(cfg.minExecutors),
+            "spark.dynamicAllocation.initialExecutors": str(cfg.minExecutors),
+            "spark.dynamicAllocation.maxExecutors": str(cfg.maxExecutors),
+            "spark.dataproc.scaling.version": "2",
+            "spark.executor.cores": str(cfg.executorCores),
+            "spark.executor.memory": cfg.executorMemory,
+            "spark.driver.cores": str(cfg.driverCores),
+            "spark.driver.memory": cfg.driverMemory,
+        }
+        if "environment" in self.files:
+            properties["spark.archives"] = self._uri(self.files["environment"]).apply(
+                lambda u: f"{u}#environment"
+            )
+            settings = {**settings, "PYSPARK_PYTHON": ENVIRONMENT}
+            properties["spark.dataproc.driverEnv.PYSPARK_DRIVER_PYTHON"] = ENVIRONMENT
+        for variable, value in settings.items():
+            properties[f"spark.dataproc.driverEnv.{variable}"] = value
+            properties[f"spark.executorEnv.{variable}"] = value
+        return properties

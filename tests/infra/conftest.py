@@ -1,0 +1,143 @@
+"""Pulumi programs run under mocks, once per session, each in a fresh interpreter.
+
+``pulumi.runtime.set_mocks`` is process-wide, so every program (and each fixtures module) runs
+through ``infra.policy.harness`` in a subprocess of its own; the JSON report it prints (the
+recorded resources, the stack outputs and the policy violations) is parsed here and shared
+by the tests of the session. The files a stack uploads are temporary stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.policy.harness import run_in_subprocess
+from infra.policy.recorded import Resource, Resources
+
+WHEEL = "streamkit-0.1.0-py3-none-any.whl"
+
+
+@dataclass(frozen=True)
+class StackRun:
+    """One program run: what it registered, exported, and what the checks found."""
+
+    resources: Resources
+    outputs: dict[str, Any]
+    violations: list[dict[str, str]]
+
+    def of_type(self, token: str) -> list[Resource]:
+        return self.resources.of_type(token)
+
+    def one(self, token: str, name_contains: str = "") -> Resource:
+        found = [r for r in self.of_type(token) if name_contains in r.name]
+        assert len(found) == 1, (
+            f"expected one {token} named *{name_contains}*, got {[r.name for r in found]}"
+        )
+        return found[0]
+
+
+def run_stack(program: str, stack: str, *settings: str) -> StackRun:
+    args = [program, "--stack", stack]
+    for item in settings:
+        args += ["--set", item]
+    report = run_in_subprocess(*args)
+    return StackRun(
+        Resources.from_json(report["resources"]), report["outputs"], report["violations"]
+    )
+
+
+@pytest.fixture(scope="session")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Stand-ins for the files a stack uploads (Lambda zip, wheel, job environment, CA)."""
+    root = tmp_path_factory.mktemp("assets")
+    files = {
+        "lambda": root / "lambda.zip",
+        "wheel": root / WHEEL,
+        "environment": root / "streamkit-job-env.tar.gz",
+        "ca": root / "global-bundle.pem",
+    }
+    for path in files.values():
+        path.write_bytes(b"stand-in for " + path.name.encode())
+    return files
+
+
+def _aws_files(assets: dict[str, Path]) -> list[str]:
+    return [
+        f"api.lambdaZip={assets['lambda']}",
+        f"job.wheel={assets['wheel']}",
+        f"job.environmentArchive={assets['environment']}",
+        f"hotStore.caBundle={assets['ca']}",
+    ]
+
+
+def _gcp_required(assets: dict[str, Path]) -> list[str]:
+    return [
+        "gcp:project=streamkit-test",
+        "hotStore.atlasOrgId=5f00000000000000000000aa",
+        "monitoring.billingAccount=000000-AAAAAA-000000",
+        "monitoring.alertEmail=oncall@example.com",
+        f"job.wheel={assets['wheel']}",
+        f"job.environmentArchive={assets['environment']}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def aws_dev(assets: dict[str, Path]) -> StackRun:
+    return run_stack("infra/aws", "dev", *_aws_files(assets))
+
+
+@pytest.fixture(scope="session")
+def aws_prod(assets: dict[str, Path]) -> StackRun:
+    """prod, with a given dashboard image and a certificate: the other branches."""
+    return run_stack(
+        "infra/aws",
+        "prod",
+        *_aws_files(assets),
+        "dashboard.image=123456789012.dkr.ecr.eu-west-1.amazonaws.com/streamkit-dashboard:1.0",
+        "dashboard.certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+        "monitoring.alertEmail=oncall@example.com",
+    )
+
+
+@pytest.fixture(scope="session")
+def gcp_dev(assets: dict[str, Path]) -> StackRun:
+    return run_stack("infra/gcp", "dev", *_gcp_required(assets))
+
+
+@pytest.fixture(scope="session")
+def gcp_prod(assets: dict[str, Path]) -> StackRun:
+    """prod, with given images: nothing built, no registry."""
+    return run_stack(
+        "infra/gcp",
+        "prod",
+        *_gcp_required(assets),
+        "api.image=europe-west1-docker.pkg.dev/streamkit-test/images/api:1.0",
+        "dashboard.image=europe-west1-docker.pkg.dev/streamkit-test/images/dashboard:1.0",
+    )
+
+
+@pytest.fixture(scope="session")
+def local_dev() -> StackRun:
+    return run_stack("infra/local/pulumi", "dev")
+
+
+@pytest.fixture(scope="session")
+def local_services_only() -> StackRun:
+    return run_stack("infra/local/pulumi", "dev", "app=false")
+
+
+@pytest.fixture(scope="session")
+def fixture_reports() -> dict[str, dict[str, Any]]:
+    """Every non-compliant fixture, run and checked."""
+    reports: dict[str, dict[str, Any]] = {}
+    for module in ("infra.policy.fixtures.aws", "infra.policy.fixtures.gcp"):
+        reports |= run_in_subprocess("--fixtures", module)["fixtures"]
+    return reports
+
+
+def parse_json(value: str) -> Any:
+    return json.loads(value)
