@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     # A secret: a production URL carries the database password.
     hot_store_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/streamkit")
     archive_url: str = ""  # default: <state_dir>/archive
-    checkpoint_dir: Path | None = None  # default: <state_dir>/checkpoints
+    # A path, or a URL the cluster writes (s3://, gs://); default: <state_dir>/checkpoints.
+    checkpoint_dir: str = ""
     state_dir: Path = PROJECT_ROOT / ".streamkit"
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     local: LocalStackSettings = Field(default_factory=LocalStackSettings)
@@ -161,8 +162,10 @@ class Settings(BaseSettings):
         self.cache_dir = self.cache_dir.expanduser().resolve()
         if not self.archive_url:
             self.archive_url = (self.state_dir / "archive").as_uri()
-        if self.checkpoint_dir is None:
-            self.checkpoint_dir = self.state_dir / "checkpoints"
+        if not self.checkpoint_dir:
+            self.checkpoint_dir = str(self.state_dir / "checkpoints")
+        elif not _is_url(self.checkpoint_dir):
+            self.checkpoint_dir = str(Path(self.checkpoint_dir).expanduser().resolve())
         if self.env != "development":
             self._reject_placeholders()
         return self
@@ -199,17 +202,22 @@ class Settings(BaseSettings):
                 "STREAMKIT_HOT_STORE_URL", self.hot_store_url.get_secret_value()
             ),
             "STREAMKIT_ARCHIVE_URL": self.archive_url,
-            "STREAMKIT_CHECKPOINT_DIR": str(self.checkpoints),
+            "STREAMKIT_CHECKPOINT_DIR": self.checkpoint_dir,
             "STREAMKIT_STATE_DIR": str(self.state_dir),
             "STREAMKIT_CACHE_DIR": str(self.cache_dir),
             "STREAMKIT_PIPELINE__NICE": str(self.pipeline.nice),
         }
 
     @property
-    def checkpoints(self) -> Path:
-        """The checkpoint root, resolved (never None after validation)."""
-        assert self.checkpoint_dir is not None
-        return self.checkpoint_dir
+    def checkpoints(self) -> Path | None:
+        """The checkpoint root on this machine's disk; None when it is a URL (s3://, gs://)."""
+        return None if _is_url(self.checkpoint_dir) else Path(self.checkpoint_dir)
+
+
+def _is_url(location: str) -> bool:
+    """True for ``scheme://...`` (a single letter before ``:`` is a Windows drive)."""
+    scheme, sep, _ = location.partition("://")
+    return bool(sep) and len(scheme) > 1
 
 
 @lru_cache(maxsize=1)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Annotated
 
 import typer
 
 from app.cli.output import echo, fail_on_error
 from app.settings import get_settings
+
+
+def remove_checkpoint(location: str) -> None:
+    """Delete a checkpoint on disk, S3 or GCS (nothing to do when it is not there)."""
+    from adapters.archive.filesystems import open_filesystem  # noqa: PLC0415 - needs pyarrow
+
+    filesystem, path = open_filesystem(location)
+    if filesystem.get_file_info(path).type.name != "NotFound":
+        filesystem.delete_dir(path)
 
 
 @fail_on_error
@@ -41,7 +49,7 @@ def pipeline(
     if settings.pipeline.nice:
         os.nice(settings.pipeline.nice)  # before Spark starts: its JVM inherits the priority
     if reset:
-        shutil.rmtree(checkpoint_of(settings), ignore_errors=True)
+        remove_checkpoint(checkpoint_of(settings))
         echo(f"checkpoint {checkpoint_of(settings)} removed")
     summary = run(settings, once=once, out=echo)
     echo(

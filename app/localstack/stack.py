@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from app.localstack.emulators import GcsService, MotoService
+from app.localstack.emulators import GcsService, MotoService, PubSubService
 from app.localstack.kafka import KafkaService
 from app.localstack.kinesalite import KinesaliteService
 from app.localstack.mongo import MongoService
@@ -32,6 +32,7 @@ class LocalStack:
             MotoService(settings, self.paths),
             GcsService(settings, self.paths),
             KinesaliteService(settings, self.paths),
+            PubSubService(settings, self.paths),
         ]
 
     @property
@@ -91,7 +92,8 @@ class LocalStack:
             if purge:
                 for service in self.services:
                     service.purge(self.progress)
-                shutil.rmtree(self.settings.checkpoints, ignore_errors=True)
+                if (checkpoints := self.settings.checkpoints) is not None:
+                    shutil.rmtree(checkpoints, ignore_errors=True)
 
     def status(self) -> list[ServiceStatus]:
         """Each service with its address, pid and a live health check."""

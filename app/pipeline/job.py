@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,9 +40,9 @@ class RunSummary:
     seconds: float
 
 
-def checkpoint_of(settings: Settings) -> Path:
-    """The job's checkpoint directory (under ``STREAMKIT_CHECKPOINT_DIR``)."""
-    return settings.checkpoints / "pipeline"
+def checkpoint_of(settings: Settings) -> str:
+    """The job's checkpoint location (under ``STREAMKIT_CHECKPOINT_DIR``: a path or a URL)."""
+    return f"{settings.checkpoint_dir.rstrip('/')}/pipeline"
 
 
 def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -> RunSummary:
@@ -105,7 +104,7 @@ def _start(spark: Any, settings: Settings, bus: Bus, sinks: Sinks, *, once: bool
         operate(parse_and_validate(stream))
         .writeStream.queryName(QUERY_NAME)
         .outputMode("update")
-        .option("checkpointLocation", str(checkpoint_of(settings)))
+        .option("checkpointLocation", checkpoint_of(settings))
         .foreachBatch(lambda batch, batch_id: _write(sinks, batch, batch_id))
     )
     if once:

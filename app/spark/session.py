@@ -4,6 +4,12 @@ pyspark from PyPI lacks the Kafka connector; it is resolved from Maven
 Central (``infra/local/spark/pom.xml``, version equal to pyspark's) into the
 cache and put on ``spark.jars``, which only takes effect when the JVM starts:
 so every session of the process must come from here.
+
+On a cluster (EMR Serverless, Dataproc Serverless) the platform's entry
+script starts the session from spark-submit's configuration first; then the
+session is reused, and only the job's runtime SQL settings (time zone, state
+store, shuffle partitions) are applied to it: the local ones (``local[2]``, a
+driver on 127.0.0.1, the Maven jars, the Java check) would be wrong there.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ def build_session(
     from pyspark.sql import SparkSession
 
     s = settings or get_settings()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return _adopt(active, s, extra_conf or {}, progress)
     require_java(17)
     # Python workers must run this interpreter, or they miss pandas/pyarrow.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -69,13 +78,9 @@ def build_session(
         "spark.ui.enabled": str(s.spark.ui_enabled).lower(),
         # Stage progress bars would interleave with the job's own progress lines.
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(s.spark.shuffle_partitions),
-        "spark.sql.streaming.stateStore.providerClass": _ROCKSDB,
-        # Commit a batch's state as a small changelog, not a full RocksDB snapshot.
-        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.pyspark.python": sys.executable,
         "spark.sql.warehouse.dir": str(Path(s.state_dir) / "spark-warehouse"),
+        **_sql_conf(s),
         **(extra_conf or {}),
     }
     builder = SparkSession.builder
@@ -83,4 +88,26 @@ def build_session(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _sql_conf(settings: Settings) -> dict[str, str]:
+    """The job's SQL settings, which a running session also takes."""
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.streaming.stateStore.providerClass": _ROCKSDB,
+        # Commit a batch's state as a small changelog, not a full RocksDB snapshot.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    }
+
+
+def _adopt(
+    session: SparkSession, settings: Settings, extra_conf: dict[str, str], progress: Progress
+) -> SparkSession:
+    """Reuse a session the platform started; set the job's SQL settings on it."""
+    progress(f"using the running Spark session (master {session.sparkContext.master})")
+    for key, value in {**_sql_conf(settings), **extra_conf}.items():
+        if key.startswith("spark.sql."):
+            session.conf.set(key, value)
     return session

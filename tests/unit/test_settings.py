@@ -109,7 +109,7 @@ def test_archive_and_checkpoints_derive_from_the_state_dir(tmp_path: Path) -> No
     s = Settings(state_dir=tmp_path / "state")
     assert s.archive_url == (tmp_path / "state" / "archive").as_uri()
     assert s.archive_url.startswith("file://")
-    assert s.checkpoint_dir == tmp_path / "state" / "checkpoints"
+    assert s.checkpoint_dir == str(tmp_path / "state" / "checkpoints")
     assert s.checkpoints == tmp_path / "state" / "checkpoints"
 
 
@@ -117,10 +117,29 @@ def test_explicit_archive_and_checkpoints_are_kept(tmp_path: Path) -> None:
     s = Settings(
         state_dir=tmp_path / "state",
         archive_url="s3://bucket/archive",
-        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_dir=str(tmp_path / "ckpt"),
     )
     assert s.archive_url == "s3://bucket/archive"
     assert s.checkpoints == tmp_path / "ckpt"
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/checkpoints", "gs://bucket/checkpoints/"])
+def test_a_checkpoint_url_is_kept_as_it_is(url: str) -> None:
+    # The cluster writes it (EMRFS, the GCS connector); a Path would mangle s3:// into s3:/.
+    s = Settings(checkpoint_dir=url)
+    assert s.checkpoint_dir == url
+    assert s.checkpoints is None  # nothing on this machine's disk
+    assert s.environment()["STREAMKIT_CHECKPOINT_DIR"] == url
+    from app.pipeline.job import checkpoint_of
+
+    assert checkpoint_of(s) == url.rstrip("/") + "/pipeline"
+
+
+def test_a_relative_checkpoint_path_is_made_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings(checkpoint_dir="ck").checkpoint_dir == str(tmp_path.resolve() / "ck")
 
 
 def test_a_relative_state_dir_is_made_absolute(
