@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapters.urls import mask_url
-from app.cli import bench, local, package, schema
+from app.cli import bench, job, local, package, schema
 from app.cli.api import api
 from app.cli.dashboard import dashboard
 from app.cli.generate import generate
@@ -34,6 +34,7 @@ app.add_typer(local.app, name="local")
 app.add_typer(schema.app, name="schema")
 app.add_typer(bench.app, name="bench")
 app.add_typer(package.app, name="package")
+app.add_typer(job.app, name="job")
 app.command("replay")(replay)
 app.command("live")(live)
 app.command("generate")(generate)
