@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
-try:  # Spark 4.2+; on 4.0/4.1 an availableNow run reads one batch
+try:  # Spark 4.2+; availableNow on 4.0/4.1 is not tested
     from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
 except ImportError:  # pragma: no cover - depends on the Spark version
 
