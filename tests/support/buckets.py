@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +10,7 @@ from typing import Literal
 import pytest
 
 from adapters.archive.filesystems import open_filesystem
+from app.rehearse.sides import delete_emulator_gcs_bucket
 from tests.conftest import GCS_ENDPOINT, MOTO_ENDPOINT, require_tcp
 from tests.support.moto import use_moto_credentials
 
@@ -47,24 +45,4 @@ def bucket_archive(cloud: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         if cloud == "s3":
             filesystem.delete_dir(bucket)
         else:
-            _delete_gcs_bucket(bucket)
-
-
-def _delete_gcs_bucket(bucket: str) -> None:
-    """Empty and delete ``bucket`` through the emulator's JSON API.
-
-    Not through pyarrow: deleting a whole bucket that way never returns on
-    gcp-storage-emulator (it retries an answer the emulator does not give).
-    """
-    base = f"http://{GCS_ENDPOINT}/storage/v1/b/{bucket}"
-    with urllib.request.urlopen(f"{base}/o", timeout=10) as listing:  # noqa: S310 - local emulator
-        names = [item["name"] for item in json.load(listing).get("items", [])]
-    for name in names:
-        _delete(f"{base}/o/{urllib.parse.quote(name, safe='')}")
-    _delete(base)
-
-
-def _delete(url: str) -> None:
-    request = urllib.request.Request(url, method="DELETE")  # noqa: S310 - local emulator
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-        pass
+            delete_emulator_gcs_bucket(GCS_ENDPOINT, bucket)
