@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app import secrets
+from adapters import secrets
 
 #: The project checkout: the parent of the ``app`` package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
-    #: Secret settings given as references (app/secrets.py): name -> the reference,
+    #: Secret settings given as references (adapters/secrets.py): name -> the reference,
     #: handed on to child processes instead of the value it resolved to.
     _references: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -17,7 +17,6 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from adapters.archive.filesystems import open_filesystem
 from adapters.archive.partitioning import (
     batch_of,
     check_batch_id,
@@ -32,6 +31,7 @@ from adapters.archive.partitioning import (
     time_filter,
 )
 from adapters.errors import StreamkitError, TerminalError, TransientError
+from adapters.filesystems import open_filesystem
 from adapters.ports import ArchiveWrite
 
 if TYPE_CHECKING:

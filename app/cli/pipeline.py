@@ -13,7 +13,7 @@ from app.settings import get_settings
 
 def remove_checkpoint(location: str) -> None:
     """Delete a checkpoint on disk, S3 or GCS (nothing to do when it is not there)."""
-    from adapters.archive.filesystems import open_filesystem  # noqa: PLC0415 - needs pyarrow
+    from adapters.filesystems import open_filesystem  # noqa: PLC0415 - needs pyarrow
 
     filesystem, path = open_filesystem(location)
     if filesystem.get_file_info(path).type.name != "NotFound":

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from adapters.archive.filesystems import open_filesystem
 from adapters.errors import ConfigurationError, StreamkitError
+from adapters.filesystems import open_filesystem
 from adapters.registry import open_bus, open_hot_store
 from adapters.urls import mask_url
 from app.settings import Settings

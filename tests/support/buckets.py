@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from adapters.archive.filesystems import open_filesystem
+from adapters.filesystems import open_filesystem
 from app.rehearse.sides import delete_emulator_gcs_bucket
 from tests.conftest import GCS_ENDPOINT, MOTO_ENDPOINT, require_tcp
 from tests.support.moto import use_moto_credentials

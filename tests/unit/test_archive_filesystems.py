@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pyarrow import fs
 
-from adapters.archive.filesystems import open_filesystem
 from adapters.errors import ConfigurationError
+from adapters.filesystems import open_filesystem
 from adapters.registry import binding_class
 
 

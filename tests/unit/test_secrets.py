@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from adapters import secrets
 from adapters.errors import ConfigurationError
-from app import secrets
 from app.settings import Settings
 
 
