@@ -2,28 +2,18 @@
 
 Keys live under the ``streamkit-aws`` namespace of ``Pulumi.<stack>.yaml``; groups are YAML
 objects (``bus: {mode: PROVISIONED, shardCount: 4}``). Every default is written here and in
-docs/deploy-aws.md; ``UNKNOWN`` keys are refused so that a typo fails loudly.
+docs/deploy-aws.md; unknown keys are refused so that a typo fails loudly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import pulumi
 
+from infra.common.stack_config import StackNaming, read_group
+
 NAMESPACE = "streamkit-aws"
-
-
-def _group(config: pulumi.Config, key: str, cls: type[Any]) -> Any:
-    """A config object ``key`` read into dataclass ``cls``; unknown keys are an error."""
-    given = config.get_object(key) or {}
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        msg = f"{NAMESPACE}:{key} has unknown keys {unknown}; known: {sorted(known)}"
-        raise ValueError(msg)
-    return cls(**given)
 
 
 @dataclass(frozen=True)
@@ -136,7 +126,7 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
-class StackConfig:
+class StackConfig(StackNaming):
     """Everything the AWS program reads from config."""
 
     stack: str
@@ -151,20 +141,15 @@ class StackConfig:
     dashboard: DashboardConfig
     monitoring: MonitoringConfig
 
-    @property
-    def prefix(self) -> str:
-        """Name prefix of every resource: ``streamkit-<stack>``."""
-        return f"streamkit-{self.stack}"
-
 
 def load() -> StackConfig:
     """Read and validate the stack's configuration."""
     config = pulumi.Config(NAMESPACE)
-    bus = _group(config, "bus", BusConfig)
+    bus = read_group(config, "bus", BusConfig)
     if bus.mode not in ("ON_DEMAND", "PROVISIONED"):
         msg = f"{NAMESPACE}:bus.mode must be ON_DEMAND or PROVISIONED, not {bus.mode!r}"
         raise ValueError(msg)
-    network = _group(config, "network", NetworkConfig)
+    network = read_group(config, "network", NetworkConfig)
     if not 2 <= network.azCount <= 3:
         msg = f"{NAMESPACE}:network.azCount must be 2 or 3 (DocumentDB needs two zones)"
         raise ValueError(msg)
@@ -174,10 +159,10 @@ def load() -> StackConfig:
         app_env=config.get("appEnv") or "production",
         network=network,
         bus=bus,
-        archive=_group(config, "archive", ArchiveConfig),
-        hot_store=_group(config, "hotStore", HotStoreConfig),
-        job=_group(config, "job", JobConfig),
-        api=_group(config, "api", ApiConfig),
-        dashboard=_group(config, "dashboard", DashboardConfig),
-        monitoring=_group(config, "monitoring", MonitoringConfig),
+        archive=read_group(config, "archive", ArchiveConfig),
+        hot_store=read_group(config, "hotStore", HotStoreConfig),
+        job=read_group(config, "job", JobConfig),
+        api=read_group(config, "api", ApiConfig),
+        dashboard=read_group(config, "dashboard", DashboardConfig),
+        monitoring=read_group(config, "monitoring", MonitoringConfig),
     )

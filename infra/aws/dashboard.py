@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from infra.aws.api_keys import ApiKeys
 from infra.aws.config import DashboardConfig
 from infra.aws.iam import allow, log_group_statement, role_policy, service_role
-from infra.aws.network import Network
+from infra.aws.network import Network, any_egress, tcp_rule
 from infra.common.images import built_image
 
 PORT = 8080
@@ -199,38 +199,16 @@ class Dashboard(pulumi.ComponentResource):
             f"{name}-alb",
             vpc_id=network.vpc.id,
             description="The dashboard's load balancer: HTTP(S) from the allowed ranges",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": p,
-                    "to_port": p,
-                    "cidr_blocks": list(cfg.allowedCidrs),
-                }
-                for p in ports
-            ],
-            egress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": PORT,
-                    "to_port": PORT,
-                    "cidr_blocks": [network.cidr],
-                }
-            ],
+            ingress=[tcp_rule(p, cidr_blocks=list(cfg.allowedCidrs)) for p in ports],
+            egress=[tcp_rule(PORT, cidr_blocks=[network.cidr])],
             opts=opts,
         )
         tasks = aws.ec2.SecurityGroup(
             f"{name}-tasks",
             vpc_id=network.vpc.id,
             description="Dashboard tasks: port 8080 from the load balancer only",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": PORT,
-                    "to_port": PORT,
-                    "security_groups": [balancer.id],
-                }
-            ],
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
+            ingress=[tcp_rule(PORT, security_groups=[balancer.id])],
+            egress=[any_egress()],
             opts=opts,
         )
         return balancer, tasks

@@ -25,7 +25,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.aws.config import HotStoreConfig
-from infra.aws.network import Network
+from infra.aws.network import Network, any_egress, tcp_rule
 
 DATABASE = "streamkit"
 USER = "streamkit"
@@ -71,21 +71,14 @@ class HotStore(pulumi.ComponentResource):
             f"{name}-clients",
             vpc_id=network.vpc.id,
             description="Members may connect to the hot store (the API and the stream job)",
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
+            egress=[any_egress()],
             opts=child,
         )
         group = aws.ec2.SecurityGroup(
             f"{name}-docdb",
             vpc_id=network.vpc.id,
             description="DocumentDB: port 27017 from the hot store's clients only",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": PORT,
-                    "to_port": PORT,
-                    "security_groups": [self.client_group.id],
-                }
-            ],
+            ingress=[tcp_rule(PORT, security_groups=[self.client_group.id])],
             opts=child,
         )
         subnets = aws.docdb.SubnetGroup(

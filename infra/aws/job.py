@@ -25,11 +25,15 @@ from infra.aws.config import JobConfig
 from infra.aws.hot_store import SPARK_CA_PATH, HotStore
 from infra.aws.iam import allow, role_policy, service_role
 from infra.aws.network import Network
-from infra.common.files import REPO_ROOT, local_file
 from infra.common.settings_outputs import aws_secret_ref
+from infra.common.spark_job import (
+    environment_properties,
+    job_files,
+    packed_python_properties,
+    sizing_properties,
+)
 
-ENTRY_SCRIPT = REPO_ROOT / "infra" / "common" / "spark_entry.py"
-ENVIRONMENT = "./environment/bin/python"
+DRIVER_ENV = "spark.emr-serverless.driverEnv"
 
 
 class StreamJob(pulumi.ComponentResource):
@@ -114,19 +118,8 @@ class StreamJob(pulumi.ComponentResource):
     def _upload(
         self, name: str, cfg: JobConfig, ca_bundle: Path, opts: pulumi.ResourceOptions
     ) -> dict[str, aws.s3.BucketObjectv2]:
-        build_env = "build it as docs/deploy-aws.md says (a packed Python 3.11 environment)"
         sources = {
-            "entry": (ENTRY_SCRIPT, "entry.py"),
-            "wheel": (
-                local_file(
-                    cfg.wheel, "the streamkit wheel", "build it: pip wheel --no-deps -w dist ."
-                ),
-                None,
-            ),
-            "environment": (
-                local_file(cfg.environmentArchive, "the job's Python environment", build_env),
-                None,
-            ),
+            **job_files(cfg, guide="docs/deploy-aws.md"),
             "ca": (ca_bundle, SPARK_CA_PATH),
         }
         return {
@@ -147,26 +140,13 @@ class StreamJob(pulumi.ComponentResource):
         environment: dict[str, pulumi.Input[str]],
     ) -> dict[str, pulumi.Input[str]]:
         uri = {key: obj.key.apply(self._uri) for key, obj in files.items()}
-        properties: dict[str, pulumi.Input[str]] = {
-            "spark.archives": uri["environment"].apply(lambda u: f"{u}#environment"),
+        return {
             "spark.submit.pyFiles": uri["wheel"],
             "spark.files": uri["ca"],
-            "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON": ENVIRONMENT,
-            "spark.emr-serverless.driverEnv.PYSPARK_PYTHON": ENVIRONMENT,
-            "spark.executorEnv.PYSPARK_PYTHON": ENVIRONMENT,
-            "spark.dynamicAllocation.enabled": "true",
-            "spark.dynamicAllocation.minExecutors": str(cfg.minExecutors),
-            "spark.dynamicAllocation.initialExecutors": str(cfg.minExecutors),
-            "spark.dynamicAllocation.maxExecutors": str(cfg.maxExecutors),
-            "spark.executor.cores": str(cfg.executorCores),
-            "spark.executor.memory": cfg.executorMemory,
-            "spark.driver.cores": str(cfg.driverCores),
-            "spark.driver.memory": cfg.driverMemory,
+            **packed_python_properties(DRIVER_ENV, uri["environment"]),
+            **sizing_properties(cfg),
+            **environment_properties(DRIVER_ENV, environment),
         }
-        for variable, value in environment.items():
-            properties[f"spark.emr-serverless.driverEnv.{variable}"] = value
-            properties[f"spark.executorEnv.{variable}"] = value
-        return properties
 
     @staticmethod
     def _statements(archive: Archive, bus: Bus, hot_store: HotStore) -> list[dict[str, object]]:

@@ -9,11 +9,22 @@ endpoint (free) carries the archive's and the checkpoints' traffic; interface en
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.config import NetworkConfig
+
+
+def tcp_rule(port: int, **peers: Any) -> dict[str, Any]:
+    """A security group rule for one TCP port, with ``cidr_blocks=`` or ``security_groups=``."""
+    return {"protocol": "tcp", "from_port": port, "to_port": port, **peers}
+
+
+def any_egress() -> dict[str, Any]:
+    """Outbound anywhere: the workloads reach AWS APIs and the internet through NAT or endpoints."""
+    return {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}
 
 
 def _cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -135,9 +146,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-endpoints",
             vpc_id=self.vpc.id,
             description="HTTPS to the VPC's interface endpoints, from inside the VPC only",
-            ingress=[
-                {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [self.cidr]}
-            ],
+            ingress=[tcp_rule(443, cidr_blocks=[self.cidr])],
             opts=child,
         )
         for service in cfg.interfaceEndpoints:

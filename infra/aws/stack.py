@@ -24,6 +24,7 @@ from infra.aws.monitoring import Monitoring
 from infra.aws.network import Network
 from infra.common.files import local_file
 from infra.common.settings_outputs import aws_secret_ref
+from infra.common.spark_job import job_settings
 
 _CA_HOW = (
     "download it: curl -o dist/global-bundle.pem "
@@ -54,13 +55,7 @@ def build() -> None:
     job = StreamJob(
         f"{name}-job",
         cfg.job,
-        settings={
-            **settings,
-            "STREAMKIT_STATE_DIR": "/tmp/streamkit",  # noqa: S108 - the workers' scratch space
-            "STREAMKIT_SPARK__SHUFFLE_PARTITIONS": str(cfg.job.shufflePartitions),
-            "STREAMKIT_PIPELINE__TRIGGER_SECONDS": str(cfg.job.triggerSeconds),
-            "STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH": str(cfg.job.maxRecordsPerBatch),
-        },
+        settings={**settings, **job_settings(cfg.job)},
         archive=archive,
         bus=bus,
         hot_store=hot_store,

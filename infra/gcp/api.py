@@ -11,9 +11,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.gcp.cloud_run import PORT, plain_envs, public_invoker, secret_env
+from infra.gcp.cloud_run import plain_envs, public_service, secret_env
 from infra.gcp.config import ServiceConfig
-from infra.gcp.identities import member
+from infra.gcp.iam import member
 from infra.gcp.network import Network
 from infra.gcp.secret import Secret
 
@@ -37,7 +37,6 @@ class Api(pulumi.ComponentResource):
     ) -> None:
         """Create the service; ``url`` is its address."""
         super().__init__("streamkit:gcp:Api", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         grants = [
             hot_store_url.readable_by(f"{name}-reads-hot-store-url", member(account)),
             api_keys.readable_by(f"{name}-reads-api-keys", member(account)),
@@ -49,35 +48,23 @@ class Api(pulumi.ComponentResource):
             secret_env("STREAMKIT_HOT_STORE_URL", hot_store_url.secret_id),
             secret_env("STREAMKIT_API__KEYS", api_keys.secret_id),
         ]
-        self.service = gcp.cloudrunv2.Service(
-            f"{name}-service",
-            name=name,
-            location=region,
-            ingress="INGRESS_TRAFFIC_ALL",
-            deletion_protection=False,
+        self.service = public_service(
+            name,
+            cfg,
+            image=image,
+            region=region,
+            account=account,
+            envs=envs,
+            parent=self,
+            depends_on=grants,
             template={
-                "service_account": account.email,
-                "scaling": {
-                    "min_instance_count": cfg.minInstances,
-                    "max_instance_count": cfg.maxInstances,
-                },
                 "vpc_access": {
                     "network_interfaces": [
                         {"network": network.vpc.id, "subnetwork": network.subnet.id}
                     ],
                     "egress": "ALL_TRAFFIC",  # through Cloud NAT: the address Atlas admits
                 },
-                "containers": [
-                    {
-                        "image": image,
-                        "ports": {"container_port": PORT},
-                        "resources": {"limits": {"cpu": cfg.cpu, "memory": cfg.memory}},
-                        "envs": envs,
-                    }
-                ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
-        public_invoker(f"{name}-public", self.service, child)
         self.url = self.service.uri
         self.register_outputs({"url": self.url})

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.gcp.config import BusConfig
+from infra.gcp.iam import Grant, grant
 
 PARTITIONS_LABEL = "streamkit-partitions"
 
@@ -83,20 +84,15 @@ class Bus(pulumi.ComponentResource):
         agent = pulumi.Output.concat(
             "serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
-        gcp.pubsub.TopicIAMMember(
-            f"{name}-deadletter-agent",
-            topic=self.deadletter.name,
-            role="roles/pubsub.publisher",
-            member=agent,
-            opts=child,
-        )
-        gcp.pubsub.SubscriptionIAMMember(
-            f"{name}-job-agent",
-            subscription=self.subscription.name,
-            role="roles/pubsub.subscriber",
-            member=agent,
-            opts=child,
-        )
+        # What dead-lettering needs of Pub/Sub's service agent: publish the dead letter, and
+        # acknowledge it on the subscription it came from.
+        on_topic = {"topic": self.deadletter.name}
+        on_job = {"subscription": self.subscription.name}
+        grants: list[Grant] = [
+            ("deadletter-agent", gcp.pubsub.TopicIAMMember, on_topic, "roles/pubsub.publisher"),
+            ("job-agent", gcp.pubsub.SubscriptionIAMMember, on_job, "roles/pubsub.subscriber"),
+        ]
+        grant(name, agent, grants, child)
         self.url = pulumi.Output.all(
             self.events.name, self.subscription.name, self.deadletter.name, journal
         ).apply(

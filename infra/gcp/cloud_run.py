@@ -1,4 +1,4 @@
-"""What the Cloud Run services and job share: environment entries and the public invoker."""
+"""What the Cloud Run services and job share: environment entries, the public service shape."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+
+from infra.gcp.config import ServiceConfig
 
 PORT = 8080
 
@@ -39,3 +41,48 @@ def public_invoker(
         member="allUsers",
         opts=opts,
     )
+
+
+def public_service(
+    name: str,
+    cfg: ServiceConfig,
+    *,
+    image: pulumi.Input[str],
+    region: str,
+    account: gcp.serviceaccount.Account,
+    envs: list[dict[str, Any]],
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+    template: Mapping[str, Any] | None = None,
+) -> gcp.cloudrunv2.Service:
+    """A publicly invocable service running ``image`` as ``account``, sized by ``cfg``.
+
+    ``template`` adds what one service needs besides (session affinity, VPC egress);
+    ``depends_on`` holds the secret grants, which must exist before the first revision starts.
+    """
+    service = gcp.cloudrunv2.Service(
+        f"{name}-service",
+        name=name,
+        location=region,
+        ingress="INGRESS_TRAFFIC_ALL",
+        deletion_protection=False,
+        template={
+            "service_account": account.email,
+            **(template or {}),
+            "scaling": {
+                "min_instance_count": cfg.minInstances,
+                "max_instance_count": cfg.maxInstances,
+            },
+            "containers": [
+                {
+                    "image": image,
+                    "ports": {"container_port": PORT},
+                    "resources": {"limits": {"cpu": cfg.cpu, "memory": cfg.memory}},
+                    "envs": envs,
+                }
+            ],
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+    public_invoker(f"{name}-public", service, pulumi.ResourceOptions(parent=parent))
+    return service

@@ -7,23 +7,13 @@ here and in docs/deploy-gcp.md; unknown keys are refused so that a typo fails lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import pulumi
 
+from infra.common.stack_config import StackNaming, read_group
+
 NAMESPACE = "streamkit-gcp"
-
-
-def _group(config: pulumi.Config, key: str, cls: type[Any]) -> Any:
-    """A config object ``key`` read into dataclass ``cls``; unknown keys are an error."""
-    given = config.get_object(key) or {}
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        msg = f"{NAMESPACE}:{key} has unknown keys {unknown}; known: {sorted(known)}"
-        raise ValueError(msg)
-    return cls(**given)
 
 
 @dataclass(frozen=True)
@@ -118,7 +108,7 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
-class StackConfig:
+class StackConfig(StackNaming):
     """Everything the GCP program reads from config."""
 
     stack: str
@@ -134,11 +124,6 @@ class StackConfig:
     dashboard: ServiceConfig
     monitoring: MonitoringConfig
 
-    @property
-    def prefix(self) -> str:
-        """Name prefix of every resource: ``streamkit-<stack>``."""
-        return f"streamkit-{self.stack}"
-
 
 def _required(value: str, key: str) -> str:
     if not value:
@@ -151,8 +136,8 @@ def load() -> StackConfig:
     """Read and validate the stack's configuration."""
     config = pulumi.Config(NAMESPACE)
     provider = pulumi.Config("gcp")
-    hot_store = _group(config, "hotStore", HotStoreConfig)
-    monitoring = _group(config, "monitoring", MonitoringConfig)
+    hot_store = read_group(config, "hotStore", HotStoreConfig)
+    monitoring = read_group(config, "monitoring", MonitoringConfig)
     _required(hot_store.atlasOrgId, "hotStore.atlasOrgId")
     _required(monitoring.billingAccount, "monitoring.billingAccount")
     return StackConfig(
@@ -160,12 +145,12 @@ def load() -> StackConfig:
         project=provider.require("project"),
         region=provider.require("region"),
         app_env=config.get("appEnv") or "production",
-        network=_group(config, "network", NetworkConfig),
-        bus=_group(config, "bus", BusConfig),
-        archive=_group(config, "archive", ArchiveConfig),
+        network=read_group(config, "network", NetworkConfig),
+        bus=read_group(config, "bus", BusConfig),
+        archive=read_group(config, "archive", ArchiveConfig),
         hot_store=hot_store,
-        job=_group(config, "job", JobConfig),
-        api=_group(config, "api", ServiceConfig),
-        dashboard=_group(config, "dashboard", ServiceConfig),
+        job=read_group(config, "job", JobConfig),
+        api=read_group(config, "api", ServiceConfig),
+        dashboard=read_group(config, "dashboard", ServiceConfig),
         monitoring=monitoring,
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.gcp.cloud_run import PORT, plain_envs, public_invoker, secret_env
+from infra.gcp.cloud_run import plain_envs, public_service, secret_env
 from infra.gcp.config import ServiceConfig
-from infra.gcp.identities import member
+from infra.gcp.iam import member
 from infra.gcp.secret import Secret
 
 
@@ -34,36 +34,21 @@ class Dashboard(pulumi.ComponentResource):
     ) -> None:
         """Create the service; ``url`` is its address."""
         super().__init__("streamkit:gcp:Dashboard", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         grant = api_keys.readable_by(f"{name}-reads-api-keys", member(account))
-        self.service = gcp.cloudrunv2.Service(
-            f"{name}-service",
-            name=name,
-            location=region,
-            ingress="INGRESS_TRAFFIC_ALL",
-            deletion_protection=False,
-            template={
-                "service_account": account.email,
-                "session_affinity": True,
-                "timeout": "3600s",
-                "scaling": {
-                    "min_instance_count": cfg.minInstances,
-                    "max_instance_count": cfg.maxInstances,
-                },
-                "containers": [
-                    {
-                        "image": image,
-                        "ports": {"container_port": PORT},
-                        "resources": {"limits": {"cpu": cfg.cpu, "memory": cfg.memory}},
-                        "envs": [
-                            *plain_envs({"STREAMKIT_DASHBOARD__API_URL": api_url}),
-                            secret_env("STREAMKIT_DASHBOARD__API_KEY", api_keys.secret_id),
-                        ],
-                    }
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+        self.service = public_service(
+            name,
+            cfg,
+            image=image,
+            region=region,
+            account=account,
+            envs=[
+                *plain_envs({"STREAMKIT_DASHBOARD__API_URL": api_url}),
+                secret_env("STREAMKIT_DASHBOARD__API_KEY", api_keys.secret_id),
+            ],
+            parent=self,
+            depends_on=[grant],
+            # Streamlit's WebSocket: back to the same instance, open up to Cloud Run's maximum.
+            template={"session_affinity": True, "timeout": "3600s"},
         )
-        public_invoker(f"{name}-public", self.service, child)
         self.url = self.service.uri
         self.register_outputs({"url": self.url})

@@ -20,6 +20,7 @@ import pulumi_gcp as gcp
 
 from infra.gcp.archive import Archive
 from infra.gcp.bus import Bus
+from infra.gcp.iam import Grant, grant, member
 
 
 class Identities(pulumi.ComponentResource):
@@ -51,53 +52,23 @@ class Identities(pulumi.ComponentResource):
         self.dashboard = account("dashboard", "dashboard (Cloud Run)")
         self.probe = account("probe", "KPI probe (Cloud Run job)")
         self.scheduler = account("scheduler", "scheduler of the KPI probe")
-        job = self.job.email.apply(lambda e: f"serviceAccount:{e}")
-        self.job_grants = [
-            gcp.projects.IAMMember(
-                f"{name}-job-dataproc-worker",
-                project=project,
-                role="roles/dataproc.worker",
-                member=job,
-                opts=child,
-            ),
-            gcp.storage.BucketIAMMember(
-                f"{name}-job-data",
-                bucket=archive.bucket.name,
-                role="roles/storage.objectUser",
-                member=job,
-                opts=child,
-            ),
-            gcp.pubsub.SubscriptionIAMMember(
-                f"{name}-job-pull",
-                subscription=bus.subscription.name,
-                role="roles/pubsub.subscriber",
-                member=job,
-                opts=child,
-            ),
-            gcp.pubsub.SubscriptionIAMMember(
-                f"{name}-job-view",
-                subscription=bus.subscription.name,
-                role="roles/pubsub.viewer",
-                member=job,
-                opts=child,
-            ),
-            gcp.pubsub.TopicIAMMember(
-                f"{name}-job-deadletter",
-                topic=bus.deadletter.name,
-                role="roles/pubsub.publisher",
-                member=job,
-                opts=child,
-            ),
+        job = member(self.job)
+        on_project = {"project": project}
+        on_bucket = {"bucket": archive.bucket.name}
+        on_subscription = {"subscription": bus.subscription.name}
+        on_deadletter = {"topic": bus.deadletter.name}
+        on_events = {"topic": bus.events.name}
+        grants: list[Grant] = [
+            ("dataproc-worker", gcp.projects.IAMMember, on_project, "roles/dataproc.worker"),
+            ("data", gcp.storage.BucketIAMMember, on_bucket, "roles/storage.objectUser"),
+            ("pull", gcp.pubsub.SubscriptionIAMMember, on_subscription, "roles/pubsub.subscriber"),
+            ("view", gcp.pubsub.SubscriptionIAMMember, on_subscription, "roles/pubsub.viewer"),
+            ("deadletter", gcp.pubsub.TopicIAMMember, on_deadletter, "roles/pubsub.publisher"),
             # The binding reads the partition count from the topic's label.
-            gcp.pubsub.TopicIAMMember(
-                f"{name}-job-events-view",
-                topic=bus.events.name,
-                role="roles/pubsub.viewer",
-                member=job,
-                opts=child,
-            ),
-            *self._subscription_creator(name, project, bus, job, child),
+            ("events-view", gcp.pubsub.TopicIAMMember, on_events, "roles/pubsub.viewer"),
         ]
+        self.job_grants = grant(f"{name}-job", job, grants, child)
+        self.job_grants += self._subscription_creator(name, project, bus, job, child)
         self.register_outputs({"job": self.job.email})
 
     @staticmethod
@@ -120,25 +91,9 @@ class Identities(pulumi.ComponentResource):
             permissions=["pubsub.subscriptions.create"],
             opts=opts,
         )
-        return [
-            role,
-            gcp.projects.IAMMember(
-                f"{name}-job-subscription-creator",
-                project=project,
-                role=role.name,
-                member=job,
-                opts=opts,
-            ),
-            gcp.pubsub.TopicIAMMember(
-                f"{name}-job-events-attach",
-                topic=bus.events.name,
-                role="roles/pubsub.subscriber",
-                member=job,
-                opts=opts,
-            ),
+        on_events = {"topic": bus.events.name}
+        grants: list[Grant] = [
+            ("subscription-creator", gcp.projects.IAMMember, {"project": project}, role.name),
+            ("events-attach", gcp.pubsub.TopicIAMMember, on_events, "roles/pubsub.subscriber"),
         ]
-
-
-def member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:
-    """The IAM member string of ``account``."""
-    return account.email.apply(lambda e: f"serviceAccount:{e}")
+        return [role, *grant(f"{name}-job", job, grants, opts)]

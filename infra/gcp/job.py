@@ -18,14 +18,18 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.common.files import REPO_ROOT, local_file
+from infra.common.spark_job import (
+    environment_properties,
+    job_files,
+    packed_python_properties,
+    sizing_properties,
+)
 from infra.gcp.archive import JOB_PREFIX, Archive
 from infra.gcp.config import JobConfig
 from infra.gcp.identities import Identities
 from infra.gcp.network import Network
 
-ENTRY_SCRIPT = REPO_ROOT / "infra" / "common" / "spark_entry.py"
-ENVIRONMENT = "./environment/bin/python"
+DRIVER_ENV = "spark.dataproc.driverEnv"
 
 
 class StreamJob(pulumi.ComponentResource):
@@ -48,17 +52,8 @@ class StreamJob(pulumi.ComponentResource):
         super().__init__("streamkit:gcp:StreamJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self._bucket = archive.bucket
-        uploads: dict[str, tuple[Path, str | None]] = {"entry": (ENTRY_SCRIPT, "entry.py")}
-        uploads["wheel"] = (
-            local_file(cfg.wheel, "the streamkit wheel", "build it: pip wheel --no-deps -w dist ."),
-            None,
-        )
-        if not cfg.containerImage:
-            how = "build it as docs/deploy-gcp.md says (a packed Python 3.11 environment)"
-            uploads["environment"] = (
-                local_file(cfg.environmentArchive, "the job's Python environment", how),
-                None,
-            )
+        # A custom runtime image brings its own Python: no environment archive then.
+        uploads = job_files(cfg, guide="docs/deploy-gcp.md", environment=not cfg.containerImage)
         self.files = {
             key: gcp.storage.BucketObject(
                 f"{name}-{key}",
@@ -108,23 +103,11 @@ class StreamJob(pulumi.ComponentResource):
         self, cfg: JobConfig, settings: dict[str, pulumi.Input[str]]
     ) -> dict[str, pulumi.Input[str]]:
         properties: dict[str, pulumi.Input[str]] = {
-            "spark.dynamicAllocation.enabled": "true",
-            "spark.dynamicAllocation.minExecutors": str(cfg.minExecutors),
-            "spark.dynamicAllocation.initialExecutors": str(cfg.minExecutors),
-            "spark.dynamicAllocation.maxExecutors": str(cfg.maxExecutors),
+            **sizing_properties(cfg),
             "spark.dataproc.scaling.version": "2",
-            "spark.executor.cores": str(cfg.executorCores),
-            "spark.executor.memory": cfg.executorMemory,
-            "spark.driver.cores": str(cfg.driverCores),
-            "spark.driver.memory": cfg.driverMemory,
         }
         if "environment" in self.files:
-            properties["spark.archives"] = self._uri(self.files["environment"]).apply(
-                lambda u: f"{u}#environment"
-            )
-            settings = {**settings, "PYSPARK_PYTHON": ENVIRONMENT}
-            properties["spark.dataproc.driverEnv.PYSPARK_DRIVER_PYTHON"] = ENVIRONMENT
-        for variable, value in settings.items():
-            properties[f"spark.dataproc.driverEnv.{variable}"] = value
-            properties[f"spark.executorEnv.{variable}"] = value
+            environment = self._uri(self.files["environment"])
+            properties |= packed_python_properties(DRIVER_ENV, environment)
+        properties |= environment_properties(DRIVER_ENV, settings)
         return properties

@@ -16,6 +16,8 @@ The budget (on the billing account, filtered to this project) notifies at 50 %, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -24,11 +26,30 @@ from infra.common.files import REPO_ROOT
 from infra.gcp.bus import Bus
 from infra.gcp.cloud_run import plain_envs, secret_env
 from infra.gcp.config import MonitoringConfig
-from infra.gcp.identities import Identities, member
+from infra.gcp.iam import member
+from infra.gcp.identities import Identities
 from infra.gcp.secret import Secret
 
 PROBE_SOURCE = REPO_ROOT / "infra" / "common" / "kpi_probe.py"
 OLDEST_UNACKED = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
+
+Condition = dict[str, Any]
+
+
+def _above(
+    title: str, series: pulumi.Input[str], threshold: float, duration: str, aligner: str
+) -> Condition:
+    """Fires when ``series``, aligned per minute by ``aligner``, stays over ``threshold``."""
+    return {
+        "display_name": title,
+        "condition_threshold": {
+            "filter": series,
+            "comparison": "COMPARISON_GT",
+            "threshold_value": threshold,
+            "duration": duration,
+            "aggregations": [{"alignment_period": "60s", "per_series_aligner": aligner}],
+        },
+    }
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -87,23 +108,30 @@ class Monitoring(pulumi.ComponentResource):
                 f'metric.type="logging.googleapis.com/user/{m}" AND resource.type="cloud_run_job"'
             )
         )
-        self.latency_policy = gcp.monitoring.AlertPolicy(
-            f"{name}-latency-p95",
-            display_name=f"{name}: P95 end-to-end latency > {cfg.latencyP95Ms / 1000:g} s",
-            combiner="OR",
-            conditions=[
-                {
-                    "display_name": f"P95 > {cfg.latencyP95Ms:g} ms",
-                    "condition_threshold": {
-                        "filter": latency_filter,
-                        "comparison": "COMPARISON_GT",
-                        "threshold_value": cfg.latencyP95Ms,
-                        "duration": duration,
-                        "aggregations": [
-                            {"alignment_period": "60s", "per_series_aligner": "ALIGN_PERCENTILE_99"}
-                        ],
-                    },
-                },
+
+        def alert(
+            suffix: str, title: str, conditions: list[Condition]
+        ) -> gcp.monitoring.AlertPolicy:
+            return gcp.monitoring.AlertPolicy(
+                f"{name}-{suffix}",
+                display_name=f"{name}: {title}",
+                combiner="OR",
+                conditions=conditions,
+                notification_channels=channels,
+                opts=child,
+            )
+
+        self.latency_policy = alert(
+            "latency-p95",
+            f"P95 end-to-end latency > {cfg.latencyP95Ms / 1000:g} s",
+            [
+                _above(
+                    f"P95 > {cfg.latencyP95Ms:g} ms",
+                    latency_filter,
+                    cfg.latencyP95Ms,
+                    duration,
+                    "ALIGN_PERCENTILE_99",
+                ),
                 {
                     "display_name": "no fresh KPI minute (job stopped or API down)",
                     "condition_absent": {
@@ -115,35 +143,26 @@ class Monitoring(pulumi.ComponentResource):
                     },
                 },
             ],
-            notification_channels=channels,
-            opts=child,
         )
-        self.lag_policy = gcp.monitoring.AlertPolicy(
-            f"{name}-bus-lag",
-            display_name=f"{name}: bus lag > {cfg.lagSeconds:g} s",
-            combiner="OR",
-            conditions=[
-                {
-                    "display_name": f"oldest unacked message older than {cfg.lagSeconds:g} s",
-                    "condition_threshold": {
-                        "filter": bus.subscription.name.apply(
-                            lambda s: (
-                                f'metric.type="{OLDEST_UNACKED}"'
-                                ' AND resource.type="pubsub_subscription"'
-                                f' AND resource.labels.subscription_id="{s}"'
-                            )
-                        ),
-                        "comparison": "COMPARISON_GT",
-                        "threshold_value": cfg.lagSeconds,
-                        "duration": duration,
-                        "aggregations": [
-                            {"alignment_period": "60s", "per_series_aligner": "ALIGN_MAX"}
-                        ],
-                    },
-                }
+        lag_filter = bus.subscription.name.apply(
+            lambda s: (
+                f'metric.type="{OLDEST_UNACKED}"'
+                ' AND resource.type="pubsub_subscription"'
+                f' AND resource.labels.subscription_id="{s}"'
+            )
+        )
+        self.lag_policy = alert(
+            "bus-lag",
+            f"bus lag > {cfg.lagSeconds:g} s",
+            [
+                _above(
+                    f"oldest unacked message older than {cfg.lagSeconds:g} s",
+                    lag_filter,
+                    cfg.lagSeconds,
+                    duration,
+                    "ALIGN_MAX",
+                )
             ],
-            notification_channels=channels,
-            opts=child,
         )
         gcp.billing.Budget(
             f"{name}-budget",

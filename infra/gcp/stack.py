@@ -11,6 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.common.spark_job import job_settings
 from infra.gcp import config
 from infra.gcp.api import Api
 from infra.gcp.api_keys import api_keys_secret
@@ -19,7 +20,8 @@ from infra.gcp.audit import AuditLogs
 from infra.gcp.bus import Bus
 from infra.gcp.dashboard import Dashboard
 from infra.gcp.hot_store import HotStore
-from infra.gcp.identities import Identities, member
+from infra.gcp.iam import member
+from infra.gcp.identities import Identities
 from infra.gcp.images import Images
 from infra.gcp.job import StreamJob
 from infra.gcp.monitoring import Monitoring
@@ -69,11 +71,8 @@ def build() -> None:
         cfg.job,
         settings={
             **settings,
+            **job_settings(cfg.job),
             "STREAMKIT_HOT_STORE_URL": hot_store.url_secret.ref,
-            "STREAMKIT_STATE_DIR": "/tmp/streamkit",  # noqa: S108 - the workers' scratch space
-            "STREAMKIT_SPARK__SHUFFLE_PARTITIONS": str(cfg.job.shufflePartitions),
-            "STREAMKIT_PIPELINE__TRIGGER_SECONDS": str(cfg.job.triggerSeconds),
-            "STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH": str(cfg.job.maxRecordsPerBatch),
         },
         region=cfg.region,
         archive=archive,

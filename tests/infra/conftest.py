@@ -39,6 +39,11 @@ class StackRun:
         )
         return found[0]
 
+    def components(self, cloud: str) -> set[str]:
+        """The names of the program's own components (types ``streamkit:<cloud>:<Name>``)."""
+        prefix = f"streamkit:{cloud}:"
+        return {r.type.removeprefix(prefix) for r in self.resources if r.type.startswith(prefix)}
+
 
 def run_stack(program: str, stack: str, *settings: str) -> StackRun:
     args = [program, "--stack", stack]
@@ -65,12 +70,15 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+def _job_files(assets: dict[str, Path]) -> list[str]:
+    return [f"job.wheel={assets['wheel']}", f"job.environmentArchive={assets['environment']}"]
+
+
 def _aws_files(assets: dict[str, Path]) -> list[str]:
     return [
         f"api.lambdaZip={assets['lambda']}",
-        f"job.wheel={assets['wheel']}",
-        f"job.environmentArchive={assets['environment']}",
         f"hotStore.caBundle={assets['ca']}",
+        *_job_files(assets),
     ]
 
 
@@ -80,8 +88,7 @@ def _gcp_required(assets: dict[str, Path]) -> list[str]:
         "hotStore.atlasOrgId=5f00000000000000000000aa",
         "monitoring.billingAccount=000000-AAAAAA-000000",
         "monitoring.alertEmail=oncall@example.com",
-        f"job.wheel={assets['wheel']}",
-        f"job.environmentArchive={assets['environment']}",
+        *_job_files(assets),
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from infra.aws import config as aws_config
+from infra.common.stack_config import read_group
 from infra.gcp import config as gcp_config
 from infra.policy.harness import run_in_subprocess
 
@@ -65,18 +66,23 @@ def test_the_spark_4_runtimes_are_pinned_in_every_stack() -> None:
 
 
 class _Config:
-    def __init__(self, objects: dict[str, Any]) -> None:
+    def __init__(self, namespace: str, objects: dict[str, Any]) -> None:
+        self.namespace = namespace
         self.objects = objects
 
     def get_object(self, key: str) -> Any:
         return self.objects.get(key)
 
+    def full_key(self, key: str) -> str:
+        return f"{self.namespace}:{key}"
+
 
 @pytest.mark.parametrize("module", [aws_config, gcp_config])
 def test_unknown_keys_are_refused(module: Any) -> None:
-    with pytest.raises(ValueError, match="unknown keys \\['shards'\\]"):
-        module._group(_Config({"bus": {"shards": 3}}), "bus", module.BusConfig)
-    assert module._group(_Config({}), "bus", module.BusConfig) == module.BusConfig()
+    typo = _Config(module.NAMESPACE, {"bus": {"shards": 3}})
+    with pytest.raises(ValueError, match=f"{module.NAMESPACE}:bus has unknown keys \\['shards'\\]"):
+        read_group(typo, "bus", module.BusConfig)
+    assert read_group(_Config(module.NAMESPACE, {}), "bus", module.BusConfig) == module.BusConfig()
 
 
 def test_a_missing_upload_fails_before_any_resource_with_how_to_build_it(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+from infra.common.stack_config import StackNaming
 
 NAMESPACE = "streamkit-local"
 
 
 @dataclass(frozen=True)
-class LocalConfig:
+class LocalConfig(StackNaming):
     """Images, host ports and whether to run the API and the dashboard too."""
 
     stack: str
@@ -21,11 +22,6 @@ class LocalConfig:
     mongo_port: int = 27017
     api_port: int = 8000
     dashboard_port: int = 8501
-
-    @property
-    def prefix(self) -> str:
-        """Name prefix of containers, volumes and the network: ``streamkit-<stack>``."""
-        return f"streamkit-{self.stack}"
 
 
 def load() -> LocalConfig:
