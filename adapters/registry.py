@@ -25,6 +25,7 @@ _ALIASES: dict[PortKind, dict[str, str]] = {
         "kafka": "adapters.bus.kafka:KafkaBus",
         "kinesis": "adapters.bus.kinesis:KinesisBus",
         "memory": "adapters.bus.memory:MemoryBus",
+        "pubsub": "adapters.bus.pubsub:PubSubBus",
     },
     "hot_store": {
         "mongodb": "adapters.hot.mongo:MongoHotStore",

@@ -26,6 +26,7 @@ MONGO_URL = os.environ.get("STREAMKIT_HOT_STORE_URL", "mongodb://127.0.0.1:27017
 #: The cloud emulators `streamkit local up --emulators` starts (host:port).
 MOTO_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__MOTO_PORT', '5055')}"
 GCS_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__GCS_PORT', '9023')}"
+PUBSUB_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__PUBSUB_PORT', '8085')}"
 KINESALITE_ENDPOINT = f"127.0.0.1:{os.environ.get('STREAMKIT_LOCAL__KINESALITE_PORT', '4567')}"
 
 

@@ -2,7 +2,8 @@
 
 Made to match the Pub/Sub binding (``adapters/bus/pubsub.py``): the events topic carries the
 ``streamkit-partitions`` label (the binding's logical partition count); the job's subscription
-delivers in order per ordering key (the user id), has the binding's short ack deadline (the
+delivers without ordering, as the binding makes it (``JOB_ORDERED``: the job orders by event
+time and acknowledges only when a batch commits), has the binding's short ack deadline (the
 job extends it while a batch runs), keeps unacknowledged messages ``retentionDays`` and never
 expires. Its dead-letter policy diverts a message only after ``maxDeliveryAttempts`` (100,
 Pub/Sub's maximum), so redeliveries caused by the job's own restarts never divert a valid one;
@@ -65,7 +66,7 @@ class Bus(pulumi.ComponentResource):
             topic=self.events.id,
             ack_deadline_seconds=cfg.ackDeadlineSeconds,
             message_retention_duration=retention,
-            enable_message_ordering=True,
+            enable_message_ordering=False,  # adapters/bus/pubsub_wire.py JOB_ORDERED
             expiration_policy={"ttl": ""},  # never expires, even while the job is stopped
             dead_letter_policy={
                 "dead_letter_topic": self.deadletter.id,

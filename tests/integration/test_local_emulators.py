@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
-from app.localstack.emulators import GcsService, MotoService
+from app.localstack.emulators import GcsService, MotoService, PubSubService
 from app.localstack.kinesalite import KinesaliteService
 from app.localstack.netcheck import port_open
 from app.localstack.paths import StackPaths
 from app.localstack.stack import LocalStack
+from app.localstack.tools import LocalStackError
 from app.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.emulators]
 
 MOTO_PORT, GCS_PORT, KINESALITE_PORT = 15055, 19023, 14567
+PUBSUB_PORT = 18085
+DETAILS = ("S3 and Kinesis", "GCS JSON API", "Kinesis (faithful reshards)", "Pub/Sub gRPC API")
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    for port in (MOTO_PORT, GCS_PORT, KINESALITE_PORT):
+    for port in (MOTO_PORT, GCS_PORT, KINESALITE_PORT, PUBSUB_PORT):
         if port_open("127.0.0.1", port):
             pytest.fail(f"port {port} is in use; this test starts its own emulators there")
     return Settings(
@@ -30,6 +34,7 @@ def settings(tmp_path: Path) -> Settings:
             "moto_port": MOTO_PORT,
             "gcs_port": GCS_PORT,
             "kinesalite_port": KINESALITE_PORT,
+            "pubsub_port": PUBSUB_PORT,
         },
     )
 
@@ -40,13 +45,14 @@ def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> N
         MotoService(settings, paths),
         GcsService(settings, paths),
         KinesaliteService(settings, paths),
+        PubSubService(settings, paths),
     )
     for service in emulators:
         service.prepare(print)  # kinesalite: npm install into the cache, the first time
         record = service.start(print)
         try:
             detail = service.wait_ready(60, print)
-            assert detail in ("S3 and Kinesis", "GCS JSON API", "Kinesis (faithful reshards)")
+            assert detail in DETAILS
             status = service.status()
             assert status.healthy and status.pid == record.pid
         finally:
@@ -57,7 +63,7 @@ def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> N
 
 def test_the_stack_lists_emulators_only_when_enabled_or_running(settings: Settings) -> None:
     names = [s.name for s in LocalStack(settings).services]
-    assert names == ["kafka", "mongo", "moto", "gcs", "kinesalite"]
+    assert names == ["kafka", "mongo", "moto", "gcs", "kinesalite", "pubsub"]
     off = settings.model_copy(
         update={"local": settings.local.model_copy(update={"emulators": False})}
     )
@@ -70,3 +76,15 @@ def test_the_stack_lists_emulators_only_when_enabled_or_running(settings: Settin
         assert [s.name for s in LocalStack(off).services] == ["kafka", "mongo", "moto"]
     finally:
         moto.stop(print)
+
+
+def test_pstest_is_built_once_and_its_readiness_is_a_real_grpc_call(settings: Settings) -> None:
+    service = PubSubService(settings, StackPaths.of(settings))
+    service.prepare(print)  # go build into the cache, the first time
+    binary = service.binary
+    service.prepare(print)
+    assert service.binary == binary  # named by a hash of the wrapper's sources: cached
+    # Something that accepts TCP but does not speak Pub/Sub is not ready.
+    with socket.create_server(("127.0.0.1", PUBSUB_PORT)):
+        with pytest.raises(LocalStackError, match="did not answer as Pub/Sub"):
+            service.check(2)

@@ -68,7 +68,8 @@ def test_the_rees46_sample_moves_with_zero_differences(target: str, tmp_path: Pa
     assert "PASS: zero differences" in done.stdout
     local, cloud = summary["sides"]
     assert local["records_processed"] == cloud["records_processed"] == 17_434
-    assert local["batches"] == cloud["batches"] == 1
+    # One batch of data each; Pub/Sub's source adds an empty batch to commit the last one.
+    assert local["batches"] == 1 and cloud["batches"] in (1, 2)
     assert summary["compared"]["minutes"] > 100 and summary["compared"]["sessions"] > 100
     scheme = {"aws": "kinesis://", "gcp": "pubsub://"}[target]
     assert cloud["bindings"]["bus"].startswith(scheme)
