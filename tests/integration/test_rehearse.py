@@ -73,15 +73,15 @@ def test_the_rees46_sample_moves_with_zero_differences(target: str, tmp_path: Pa
     assert summary["compared"]["minutes"] > 100 and summary["compared"]["sessions"] > 100
     scheme = {"aws": "kinesis://", "gcp": "pubsub://"}[target]
     assert cloud["bindings"]["bus"].startswith(scheme)
-    assert cloud["archive_rows"] == local["archive_rows"]
-    assert local["archive_rows"]["events"] > 0
+    assert cloud["archived_rows"] == local["archived_rows"]
+    assert local["archived_rows"]["events"] > 0
 
 
 def test_generated_traffic_moves_to_gcp_with_zero_differences(tmp_path: Path) -> None:
     done, summary = cli_rehearse("gcp", tmp_path, "--events", "6000", "--minutes", "60")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert summary["identical"] is True
-    assert summary["sides"][1]["archive_rows"]["late_events"] > 0  # late events were in it
+    assert summary["sides"][1]["archived_rows"]["late_events"] > 0  # late events were in it
 
 
 def planted_event(input_csv: Path) -> tuple[bytes, str]:
