@@ -586,9 +586,10 @@ class KinesisBus:
 
     def spark_stream(self, spark: Any, max_records_per_batch: int) -> Any:
         """The stream as the job's raw records, through the Kinesis Python data source."""
-        from adapters.bus.kinesis_spark import kinesis_stream  # noqa: PLC0415 - needs pyspark
+        from adapters.bus.kinesis_spark import KinesisDataSource  # noqa: PLC0415 - needs pyspark
+        from adapters.bus.spark_source import bus_stream  # noqa: PLC0415
 
-        return kinesis_stream(spark, self.url, max_records_per_batch)
+        return bus_stream(spark, KinesisDataSource, self.url, max_records_per_batch)
 
     def close(self) -> None:
         """Drop the clients."""

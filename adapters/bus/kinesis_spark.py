@@ -27,8 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
+from pyspark.sql.datasource import SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
 try:  # Spark 4.2+; availableNow on 4.0/4.1 is not tested
@@ -42,46 +41,30 @@ except ImportError:  # pragma: no cover - depends on the Spark version
 from adapters.aws import client
 from adapters.bus import envelope
 from adapters.bus.kinesis import parse_kinesis_url
-from adapters.bus.kinesis_shards import fetch, list_shards, read_until, readable, shard_iterator
+from adapters.bus.kinesis_shards import (
+    Shard,
+    fetch,
+    list_shards,
+    read_until,
+    readable,
+    shard_iterator,
+)
+from adapters.bus.spark_source import BusDataSource
 from adapters.errors import TerminalError
-
-FORMAT = "streamkit_kinesis"
-SCHEMA = "value binary, partition int, offset long, publish_time timestamp"
 
 Row = tuple[bytes, int, int, datetime]
 ShardOffset = dict[str, Any]  # {"after": sequence number or "", "n": int, "drained": bool}
 
 
-def kinesis_stream(spark: SparkSession, url: str, max_records_per_batch: int) -> DataFrame:
-    """``url``'s stream as a DataFrame of the job's four source columns."""
-    spark.dataSource.register(KinesisDataSource)
-    return (
-        spark.readStream.format(FORMAT)
-        .option("url", url)
-        .option("maxRecordsPerBatch", str(max_records_per_batch))
-        .load()
-    )
-
-
-class KinesisDataSource(DataSource):
+class KinesisDataSource(BusDataSource):
     """``spark.readStream.format("streamkit_kinesis").option("url", "kinesis://...")``."""
 
-    @classmethod
-    def name(cls) -> str:
-        """The format name the stream is read with."""
-        return FORMAT
+    FORMAT = "streamkit_kinesis"
+    URL_EXAMPLE = "kinesis://<stream>?region=..."
 
-    def schema(self) -> str:
-        """The job's source columns."""
-        return SCHEMA
-
-    def simpleStreamReader(self, schema: StructType) -> KinesisStreamReader:
+    def simpleStreamReader(self, schema: StructType) -> KinesisStreamReader:  # noqa: N802
         """A reader planning and reading batches on the driver."""
-        url = self.options.get("url")
-        if not url:
-            msg = f'the {FORMAT} source needs .option("url", "kinesis://<stream>?region=...")'
-            raise TerminalError(msg)
-        return KinesisStreamReader(url, int(self.options.get("maxRecordsPerBatch", "50000")))
+        return KinesisStreamReader(*self.reader_arguments())
 
 
 class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -170,9 +153,6 @@ class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
         self, start: dict[str, Any], end: dict[str, Any]
     ) -> Iterator[Row]:
         """Exactly the records of a batch planned earlier (recovery after a restart)."""
-        shard_numbers = {
-            s.shard_id: s.number for s in list_shards(self.kinesis, self.target.stream)
-        }
         for shard_id, stop in sorted(end.items()):
             begin = start.get(shard_id, {"after": "", "n": 0})
             count = int(stop["n"]) - int(begin["n"])
@@ -187,7 +167,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
                     f" {count}: the shard lost records (retention); restart from a new checkpoint"
                 )
                 raise TerminalError(msg)
-            number = shard_numbers.get(shard_id, int(shard_id.rsplit("-", 1)[-1]))
+            number = Shard(shard_id).number  # the id holds it: no shard listing needed
             for index, record in enumerate(records, start=int(begin["n"]) + 1):
                 yield _row(record, number, index)
 

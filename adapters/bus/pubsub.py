@@ -347,9 +347,10 @@ class PubSubBus:
 
     def spark_stream(self, spark: Any, max_records_per_batch: int) -> Any:
         """The stream job's source (:mod:`adapters.bus.pubsub_spark`, imported only now)."""
-        from adapters.bus.pubsub_spark import stream
+        from adapters.bus.pubsub_spark import PubSubDataSource
+        from adapters.bus.spark_source import bus_stream
 
-        return stream(spark, self.url, max_records_per_batch)
+        return bus_stream(spark, PubSubDataSource, self.url, max_records_per_batch)
 
     def close(self) -> None:
         """Release the admin client."""

@@ -49,8 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
+from pyspark.sql.datasource import SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
 try:  # Spark 4.2+; on 4.0/4.1 an availableNow run reads one batch
@@ -76,10 +75,9 @@ from adapters.bus.pubsub_wire import (
     set_deadline,
     subscriber_client,
 )
+from adapters.bus.spark_source import BusDataSource
 from adapters.errors import ConfigurationError, StreamkitError, TransientError
 
-FORMAT = "streamkit_pubsub"
-SCHEMA = "value binary, partition int, offset long, publish_time timestamp"
 Row = tuple[bytes, int, int, datetime]
 Offset = dict[str, Any]  # {"run": query run id, "seq": batches planned so far}
 
@@ -88,17 +86,6 @@ _PULL_BUDGET_S = 5.0
 _EXTEND_EVERY_S = JOB_ACK_DEADLINE_S / 3
 _READ_ATTEMPTS = 5
 log = logging.getLogger(__name__)
-
-
-def stream(spark: SparkSession, url: str, max_records_per_batch: int) -> DataFrame:
-    """``url``'s topic, through its job subscription, as the job's four source columns."""
-    spark.dataSource.register(PubSubDataSource)
-    return (
-        spark.readStream.format(FORMAT)
-        .option("url", url)
-        .option("maxRecordsPerBatch", str(max_records_per_batch))
-        .load()
-    )
 
 
 def journal_root(target: PubSubTarget) -> str:
@@ -110,25 +97,15 @@ def journal_root(target: PubSubTarget) -> str:
     return str(base / target.project / target.subscription)
 
 
-class PubSubDataSource(DataSource):
+class PubSubDataSource(BusDataSource):
     """``spark.readStream.format("streamkit_pubsub").option("url", "pubsub://...")``."""
 
-    @classmethod
-    def name(cls) -> str:
-        """The format name the stream is read with."""
-        return FORMAT
-
-    def schema(self) -> str:
-        """The job's source columns."""
-        return SCHEMA
+    FORMAT = "streamkit_pubsub"
+    URL_EXAMPLE = "pubsub://<project>/<topic>..."
 
     def simpleStreamReader(self, schema: StructType) -> PubSubStreamReader:  # noqa: N802
         """A reader planning batches on the driver."""
-        url = self.options.get("url")
-        if not url:
-            msg = f'the {FORMAT} source needs .option("url", "pubsub://<project>/<topic>...")'
-            raise ConfigurationError(msg)
-        return PubSubStreamReader(url, int(self.options.get("maxRecordsPerBatch", "50000")))
+        return PubSubStreamReader(*self.reader_arguments())
 
 
 class PubSubStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
