@@ -8,8 +8,9 @@ value with its own role's credentials when its settings load:
 * ``aws-secretsmanager://<secret ARN or name>`` (AWS Secrets Manager; the
   region comes from the ARN, else from ``AWS_REGION``; ``AWS_ENDPOINT_URL_SECRETS_MANAGER``
   reaches an emulator or a VPC endpoint);
-* ``gcp-secretmanager://projects/<p>/secrets/<s>[/versions/<v>]`` (Google
-  Secret Manager; ``latest`` when no version is named).
+* ``gcp-secretmanager://projects/<p>/secrets/<s>[/versions/<v>][?endpoint=host:port]``
+  (Google Secret Manager; ``latest`` when no version is named; ``endpoint`` reaches
+  an emulator over plain gRPC without credentials, as the Pub/Sub binding's does).
 
 Either may end in ``#field`` to take one field of a JSON secret. Values are
 held as ``SecretStr`` like any other secret setting, so they are masked in
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -27,7 +29,9 @@ from adapters.errors import ConfigurationError, MissingExtraError, TerminalError
 
 AWS_SCHEME = "aws-secretsmanager://"
 GCP_SCHEME = "gcp-secretmanager://"
-_GCP_NAME = re.compile(r"^projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?$")
+_GCP_NAME = re.compile(r"^projects/[^/?]+/secrets/[^/?]+(/versions/[^/?]+)?$")
+#: Seconds before a Secret Manager call gives up (settings load at start-up: fail fast).
+_GCP_TIMEOUT = 30.0
 _ARN_REGION = re.compile(r"^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):")
 
 
@@ -88,7 +92,9 @@ def _from_aws(secret_id: str, setting: str) -> str:
     return str(answer["SecretString"])
 
 
-def _from_gcp(name: str, setting: str) -> str:
+def _from_gcp(reference: str, setting: str) -> str:
+    name, _, query = reference.partition("?")
+    endpoint = _gcp_endpoint(query, setting)
     if not _GCP_NAME.match(name):
         msg = (
             f"{setting}: expected {GCP_SCHEME}projects/<project>/secrets/<secret>"
@@ -103,11 +109,45 @@ def _from_gcp(name: str, setting: str) -> str:
     except ModuleNotFoundError as e:
         raise MissingExtraError("google-cloud-secret-manager", "gcp") from e  # noqa: EM101
     try:
-        answer = secretmanager.SecretManagerServiceClient().access_secret_version(name=name)
-    except (google_errors.NotFound, google_errors.PermissionDenied) as e:
+        manager = _gcp_client(secretmanager, endpoint)
+        answer = manager.access_secret_version(name=name, timeout=_GCP_TIMEOUT)
+    except (
+        google_errors.NotFound,
+        google_errors.PermissionDenied,
+        google_errors.FailedPrecondition,
+    ) as e:
         msg = f"{setting}: cannot read {name} from Secret Manager: {e.message}"
         raise ConfigurationError(msg) from e
     except google_errors.GoogleAPIError as e:
         msg = f"{setting}: Secret Manager did not answer for {name}: {e}"
         raise TransientError(msg) from e
     return bytes(answer.payload.data).decode()
+
+
+def _gcp_endpoint(query: str, setting: str) -> str | None:
+    params = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(params) - {"endpoint"})
+    if unknown or len(params.get("endpoint", [])) > 1:
+        msg = f"{setting}: {GCP_SCHEME} takes only ?endpoint=host:port, got ?{query}"
+        raise ConfigurationError(msg)
+    endpoint = params.get("endpoint", [None])[0]
+    if endpoint == "":
+        msg = f"{setting}: ?endpoint= needs host:port"
+        raise ConfigurationError(msg)
+    return endpoint
+
+
+def _gcp_client(secretmanager: Any, endpoint: str | None) -> Any:
+    """Google's default credential chain, or plain gRPC to an emulator at ``endpoint``."""
+    if endpoint is None:
+        return secretmanager.SecretManagerServiceClient()
+    import grpc  # noqa: PLC0415 - comes with the gcp extra
+
+    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
+        SecretManagerServiceGrpcTransport,
+    )
+
+    channel = grpc.insecure_channel(endpoint)
+    return secretmanager.SecretManagerServiceClient(
+        transport=SecretManagerServiceGrpcTransport(channel=channel)
+    )

@@ -22,6 +22,8 @@ def test_plain_values_are_not_references() -> None:
         ("aws-secretsmanager://", "needs a secret ARN or name"),
         ("gcp-secretmanager://secrets/s", "expected gcp-secretmanager://projects/"),
         ("gcp-secretmanager://projects/p/secrets/s/versions/1/extra", "expected"),
+        ("gcp-secretmanager://projects/p/secrets/s?host=x", "takes only \\?endpoint=host:port"),
+        ("gcp-secretmanager://projects/p/secrets/s?endpoint=", "needs host:port"),
     ],
 )
 def test_malformed_references_name_the_form(value: str, message: str) -> None:
