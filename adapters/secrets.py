@@ -9,8 +9,9 @@ value with its own role's credentials when its settings load:
   region comes from the ARN, else from ``AWS_REGION``; ``AWS_ENDPOINT_URL_SECRETS_MANAGER``
   reaches an emulator or a VPC endpoint);
 * ``gcp-secretmanager://projects/<p>/secrets/<s>[/versions/<v>][?endpoint=host:port]``
-  (Google Secret Manager; ``latest`` when no version is named; ``endpoint`` reaches
-  an emulator over plain gRPC without credentials, as the Pub/Sub binding's does).
+  (Google Secret Manager; ``latest`` when no version is named; ``endpoint`` on this
+  machine reaches an emulator over plain gRPC without credentials, any other is a
+  Google endpoint reached with the default chain: the rule of ``adapters/gcp.py``).
 
 Either may end in ``#field`` to take one field of a JSON secret. Values are
 held as ``SecretStr`` like any other secret setting, so they are masked in
@@ -139,15 +140,14 @@ def _gcp_endpoint(query: str, setting: str) -> str | None:
 
 def _gcp_client(secretmanager: Any, endpoint: str | None) -> Any:
     """Google's default credential chain, or plain gRPC to an emulator at ``endpoint``."""
-    if endpoint is None:
-        return secretmanager.SecretManagerServiceClient()
-    import grpc  # noqa: PLC0415 - comes with the gcp extra
-
-    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
-        SecretManagerServiceGrpcTransport,
+    from google.cloud.secretmanager_v1.services.secret_manager_service import (  # noqa: PLC0415
+        transports,
     )
 
-    channel = grpc.insecure_channel(endpoint)
-    return secretmanager.SecretManagerServiceClient(
-        transport=SecretManagerServiceGrpcTransport(channel=channel)
+    from adapters.gcp import grpc_client  # noqa: PLC0415 - needs the gcp extra
+
+    return grpc_client(
+        secretmanager.SecretManagerServiceClient,
+        transports.SecretManagerServiceGrpcTransport,
+        endpoint,
     )

@@ -10,32 +10,27 @@ jobs on one checkpoint would corrupt it); ``stop`` cancels the active runs.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from adapters.aws import client, error_code, is_aws_error, translate
 from adapters.errors import ConfigurationError
+from app.cloudjob.runs import JobRun, newest_first
 
 #: Job run states in which the job holds its checkpoint (or is about to).
 ACTIVE = frozenset({"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED"})
 
 
-@dataclass(frozen=True)
-class JobRun:
-    """One job run as EMR Serverless reports it."""
-
-    run_id: str
-    name: str
-    state: str
-    details: str
-    created: datetime | None
-    updated: datetime | None
-
-    @property
-    def active(self) -> bool:
-        """True while the run holds (or is about to hold) the checkpoint."""
-        return self.state in ACTIVE
+def _run(raw: dict[str, Any], name: str) -> JobRun:
+    state = raw.get("state", "UNKNOWN")
+    return JobRun(
+        run_id=raw["id"],
+        name=raw.get("name", name),
+        state=state,
+        details=raw.get("stateDetails", ""),
+        created=raw.get("createdAt"),
+        updated=raw.get("updatedAt"),
+        active=state in ACTIVE,
+    )
 
 
 class EmrServerlessJob:
@@ -50,6 +45,11 @@ class EmrServerlessJob:
         self.application_id = str(request["applicationId"])
         self.name = str(request["name"])
         self._client = client("emr-serverless", region, endpoint)
+
+    @property
+    def where(self) -> str:
+        """The EMR Serverless application, for messages."""
+        return f"application {self.application_id}"
 
     def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         try:
@@ -76,25 +76,16 @@ class EmrServerlessJob:
                 if is_aws_error(e):
                     raise translate(e, f"listing job runs of {self.application_id}") from e
                 raise
-            for raw in page.get("jobRuns", []):
-                if raw.get("name") == self.name:
-                    found.append(
-                        JobRun(
-                            run_id=raw["id"],
-                            name=raw.get("name", ""),
-                            state=raw.get("state", "UNKNOWN"),
-                            details=raw.get("stateDetails", ""),
-                            created=raw.get("createdAt"),
-                            updated=raw.get("updatedAt"),
-                        )
-                    )
+            found += [
+                _run(raw, self.name)
+                for raw in page.get("jobRuns", [])
+                if raw.get("name") == self.name
+            ]
             token = page.get("nextToken")
             if not token:
                 break
             kwargs["nextToken"] = token
-        return sorted(
-            found, key=lambda r: r.created.timestamp() if r.created else 0.0, reverse=True
-        )
+        return newest_first(found)
 
     def deploy(self) -> tuple[JobRun, bool]:
         """Start the job unless a run is active; the run and whether it was started now."""
@@ -110,15 +101,7 @@ class EmrServerlessJob:
             applicationId=self.application_id,
             jobRunId=answer["jobRunId"],
         )["jobRun"]
-        run = JobRun(
-            run_id=answer["jobRunId"],
-            name=self.name,
-            state=started.get("state", "SUBMITTED"),
-            details=started.get("stateDetails", ""),
-            created=started.get("createdAt"),
-            updated=started.get("updatedAt"),
-        )
-        return run, True
+        return _run({"state": "SUBMITTED", **started, "id": answer["jobRunId"]}, self.name), True
 
     def stop(self) -> list[JobRun]:
         """Cancel every active run; the runs cancelled."""

@@ -63,9 +63,12 @@ class HotStoreConfig:
 
 @dataclass(frozen=True)
 class JobConfig:
-    """The stream job as a Dataproc Serverless batch; the executor bounds are its autoscaling."""
+    """The stream job's Dataproc Serverless batch; the executor bounds are its autoscaling.
 
-    enabled: bool = True  # false: everything but the batch (start it later)
+    The stack only exports the batch's request (``job_batch_request``); ``streamkit job
+    deploy --env gcp`` creates the batch.
+    """
+
     # Must be a runtime with Spark 4.0+ (transformWithStateInPandas); unverified offline.
     runtimeVersion: str = "3.0"
     environmentArchive: str = "dist/streamkit-job-env.tar.gz"

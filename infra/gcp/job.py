@@ -1,11 +1,14 @@
-"""The stream job as a Dataproc Serverless batch, with its code in the data bucket.
+"""The stream job on Dataproc Serverless: its code in the data bucket, its batch as a request.
 
 The stack uploads the entry script (``infra/common/spark_entry.py``), the streamkit wheel and
-the job's Python environment under ``gs://<bucket>/job/`` and creates the batch: creating it
-starts the job, which runs until stopped (no TTL); changing it replaces the batch, and the new
-one resumes from the checkpoint. It runs as its own service account in the stack's subnet
-(egress through the NAT address Atlas admits). Dynamic allocation between ``minExecutors`` and
-``maxExecutors`` (autoscaling V2) is the job's autoscaling.
+the job's Python environment under ``gs://<bucket>/job/`` and exports ``job_batch_request``:
+the batch to create, as Dataproc v1's ``Batch`` in JSON form (camelCase keys) plus ``region``
+and ``name`` (the batch ids' prefix). It does not create the batch: a Dataproc Serverless batch
+has no retry policy, so a batch the stack owned would stay FAILED after a crash.
+``streamkit job deploy --env gcp`` creates it (and ``watch`` creates the next one after a
+failure; each resumes from the checkpoint). The job runs until stopped (no TTL), as its own
+service account in the stack's subnet (egress through the NAT address Atlas admits). Dynamic
+allocation between ``minExecutors`` and ``maxExecutors`` (autoscaling V2) is its autoscaling.
 
 Settings reach the driver as ``spark.dataproc.driverEnv.*`` and the executors as
 ``spark.executorEnv.*``; the hot store URL is a ``gcp-secretmanager://`` reference.
@@ -30,10 +33,12 @@ from infra.gcp.identities import Identities
 from infra.gcp.network import Network
 
 DRIVER_ENV = "spark.dataproc.driverEnv"
+#: The label ``streamkit job`` finds the job's batches by (app.cloudjob.dataproc.JOB_LABEL).
+JOB_LABEL = "job"
 
 
 class StreamJob(pulumi.ComponentResource):
-    """The uploaded job files and the Dataproc Serverless batch."""
+    """The uploaded job files and the request that creates the job's batch."""
 
     def __init__(
         self,
@@ -45,10 +50,9 @@ class StreamJob(pulumi.ComponentResource):
         archive: Archive,
         identities: Identities,
         network: Network,
-        grants: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Upload the job's files and create the batch (when ``cfg.enabled``)."""
+        """Upload the job's files and build ``batch_request`` (``job_batch_request``)."""
         super().__init__("streamkit:gcp:StreamJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self._bucket = archive.bucket
@@ -64,37 +68,36 @@ class StreamJob(pulumi.ComponentResource):
             )
             for key, (path, target) in uploads.items()
         }
-        self.batch: gcp.dataproc.Batch | None = None
-        if cfg.enabled:
-            self.batch = gcp.dataproc.Batch(
-                f"{name}-batch",
-                batch_id=f"{name}-pipeline",
-                location=region,
-                labels={"app": "streamkit"},
-                runtime_config={
-                    "version": cfg.runtimeVersion,
-                    "container_image": cfg.containerImage or None,
-                    "properties": self._properties(cfg, settings),
-                },
-                environment_config={
-                    "execution_config": {
-                        "service_account": identities.job.email,
-                        "subnetwork_uri": network.subnet.id,
-                        "authentication_config": {
-                            "user_workload_authentication_type": "SERVICE_ACCOUNT"
+        runtime: dict[str, pulumi.Input[object]] = {
+            "version": cfg.runtimeVersion,
+            "properties": self._properties(cfg, settings),
+        }
+        if cfg.containerImage:
+            runtime["containerImage"] = cfg.containerImage
+        batch_name = f"{name}-pipeline"
+        self.batch_request: pulumi.Output[str] = pulumi.Output.json_dumps(
+            {
+                "region": region,
+                "name": batch_name,
+                "labels": {"app": "streamkit", JOB_LABEL: batch_name},
+                "runtimeConfig": runtime,
+                "environmentConfig": {
+                    "executionConfig": {
+                        "serviceAccount": identities.job.email,
+                        "subnetworkUri": network.subnet.id,
+                        "authenticationConfig": {
+                            "userWorkloadAuthenticationType": "SERVICE_ACCOUNT"
                         },
                     }
                 },
-                pyspark_batch={
-                    "main_python_file_uri": self._uri(self.files["entry"]),
-                    "python_file_uris": [self._uri(self.files["wheel"])],
+                "pysparkBatch": {
+                    "mainPythonFileUri": self._uri(self.files["entry"]),
+                    "pythonFileUris": [self._uri(self.files["wheel"])],
                     "args": [],
                 },
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[*self.files.values(), *grants]
-                ),
-            )
-        self.register_outputs({})
+            }
+        )
+        self.register_outputs({"batch_request": self.batch_request})
 
     def _uri(self, obj: gcp.storage.BucketObject) -> pulumi.Output[str]:
         return pulumi.Output.concat("gs://", self._bucket.name, "/", obj.name)

@@ -63,10 +63,9 @@ def build() -> None:
         "STREAMKIT_ARCHIVE_URL": archive.archive_url,
         "STREAMKIT_CHECKPOINT_DIR": archive.checkpoint_dir,
     }
-    job_reads_url = hot_store.url_secret.readable_by(
-        f"{name}-job-reads-hot-store-url", member(identities.job)
-    )
-    StreamJob(
+    # The job's grants exist once `pulumi up` is done, before anyone creates its batch.
+    hot_store.url_secret.readable_by(f"{name}-job-reads-hot-store-url", member(identities.job))
+    job = StreamJob(
         f"{name}-job",
         cfg.job,
         settings={
@@ -78,7 +77,6 @@ def build() -> None:
         archive=archive,
         identities=identities,
         network=network,
-        grants=[*identities.job_grants, job_reads_url],
         opts=after_apis,
     )
     images = Images(
@@ -142,4 +140,5 @@ def build() -> None:
     pulumi.export("egress_ip", network.egress_ip)
     pulumi.export("subscription", bus.subscription.name)
     pulumi.export("job_service_account", identities.job.email)
-    pulumi.export("dataproc_batch_id", f"{name}-job-pipeline" if cfg.job.enabled else "")
+    # What `streamkit job deploy --env gcp` creates the job's batch with.
+    pulumi.export("job_batch_request", job.batch_request)

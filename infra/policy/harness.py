@@ -32,7 +32,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.policy.checks import run_checks
 from infra.policy.mock_outputs import MockContext, call_result, resource_state
-from infra.policy.recorded import Resource, Resources
+from infra.policy.recorded import Resource, Resources, reveal, secret
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,10 +89,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 async def _settle() -> dict[str, Any]:
+    """The stack's outputs, a secret one wrapped as a secret (its wire form)."""
     await wait_for_rpcs()
     root = get_root_resource()
-    outputs = getattr(root, "outputs", {}) or {}
-    return {k: await pulumi.Output.from_input(v).future() for k, v in outputs.items()}
+    settled = {}
+    for key, value in (getattr(root, "outputs", {}) or {}).items():
+        output = pulumi.Output.from_input(value)
+        plain = _plain(await output.future())
+        settled[key] = secret(plain) if await output.is_secret() else plain
+    return settled
 
 
 def run_program(
@@ -116,7 +121,7 @@ def run_program(
     else:
         runpy.run_path(str(program), run_name="__main__")
     outputs = _sync_await(_settle())
-    return ProgramRun(Resources(mocks.resources), _plain(outputs), mocks.calls)
+    return ProgramRun(Resources(mocks.resources, outputs), reveal(outputs), mocks.calls)
 
 
 def _context(config: Mapping[str, str]) -> MockContext:

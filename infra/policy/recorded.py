@@ -61,11 +61,18 @@ def secret(value: Any) -> dict[str, Any]:
 
 
 class Resources:
-    """The resources of one program run, with look-ups by type token and by id."""
+    """The resources of one program run, with look-ups by type token and by id.
 
-    def __init__(self, resources: Iterable[Resource]) -> None:
+    ``outputs`` are the stack's outputs in wire form (a secret output wrapped as a secret):
+    some are requests a CLI submits later (``job_batch_request``), which the checks read too.
+    """
+
+    def __init__(
+        self, resources: Iterable[Resource], outputs: dict[str, Any] | None = None
+    ) -> None:
         """Keep ``resources`` in registration order."""
         self.all = list(resources)
+        self.outputs = dict(outputs or {})
         self._by_id = {r.id: r for r in self.all if r.id}
 
     def __iter__(self) -> Iterator[Resource]:

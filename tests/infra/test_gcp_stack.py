@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from google.cloud import dataproc_v1
+from google.protobuf import json_format
 
 from adapters.bus.pubsub_wire import dead_letter_policy, parse_pubsub_url
+from app.cloudjob.dataproc import JOB_LABEL, parse_request
 from infra.common.settings_outputs import SETTING_OUTPUTS
 from infra.policy.recorded import Resource
 from tests.infra.conftest import StackRun
@@ -168,17 +174,29 @@ def test_each_account_reads_exactly_its_secrets(gcp_dev: StackRun) -> None:
     assert len(public) == 2  # the API and the dashboard, deliberately
 
 
-def test_dataproc_batch_runs_the_job_with_its_environment_and_limits(gcp_dev: StackRun) -> None:
-    batch = gcp_dev.one("gcp:dataproc/batch:Batch")
-    assert batch.get("runtimeConfig", "version") == "3.0"
-    execution = batch.get("environmentConfig", "executionConfig")
+def _batch_request(stack: StackRun) -> dict[str, Any]:
+    request = json.loads(stack.outputs["job_batch_request"])
+    assert isinstance(request, dict)
+    return request
+
+
+def test_the_stack_exports_the_batch_request_and_creates_no_batch(gcp_dev: StackRun) -> None:
+    # A batch the stack owned would stay FAILED after a crash: `streamkit job` creates it.
+    assert gcp_dev.of_type("gcp:dataproc/batch:Batch") == []
+    request = _batch_request(gcp_dev)
+    assert request["region"] == "europe-west1"
+    assert request["name"] == "streamkit-dev-job-pipeline"
+    assert request["labels"] == {"app": "streamkit", "job": "streamkit-dev-job-pipeline"}
+    assert request["runtimeConfig"]["version"] == "3.0"
+    assert "containerImage" not in request["runtimeConfig"]
+    execution = request["environmentConfig"]["executionConfig"]
     assert execution["serviceAccount"] == gcp_dev.outputs["job_service_account"]
     assert execution["authenticationConfig"] == {
         "userWorkloadAuthenticationType": "SERVICE_ACCOUNT"
     }
     assert execution["subnetworkUri"] == gcp_dev.one("gcp:compute/subnetwork:Subnetwork").id
     assert "ttl" not in execution  # a streaming job runs until stopped
-    spark = batch.get("runtimeConfig", "properties")
+    spark = request["runtimeConfig"]["properties"]
     assert spark["spark.archives"].endswith("/job/streamkit-job-env.tar.gz#environment")
     assert spark["spark.dataproc.driverEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert spark["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
@@ -189,15 +207,40 @@ def test_dataproc_batch_runs_the_job_with_its_environment_and_limits(gcp_dev: St
     for prefix in ("spark.dataproc.driverEnv.", "spark.executorEnv."):
         assert spark[prefix + "STREAMKIT_HOT_STORE_URL"] == gcp_dev.outputs["hot_store_url"]
         assert spark[prefix + "STREAMKIT_BUS_URL"] == gcp_dev.outputs["bus_url"]
-    pyspark = batch.get("pysparkBatch")
+    pyspark = request["pysparkBatch"]
     assert pyspark["mainPythonFileUri"] == gcp_dev.outputs["archive_url"].replace(
         "/archive", "/job/entry.py"
     )
     assert pyspark["pythonFileUris"][0].endswith("/job/streamkit-0.1.0-py3-none-any.whl")
+    uploaded = {o.get("name") for o in gcp_dev.of_type("gcp:storage/bucketObject:BucketObject")}
+    bucket = gcp_dev.one("gcp:storage/bucket:Bucket").id
+    for uri in (pyspark["mainPythonFileUri"], *pyspark["pythonFileUris"]):
+        assert uri.removeprefix(f"gs://{bucket}/") in uploaded
+
+
+def test_the_batch_request_is_a_dataproc_batch_the_cli_accepts(stack: StackRun) -> None:
+    request = _batch_request(stack)
+    batch = dataproc_v1.Batch.wrap(
+        json_format.ParseDict(
+            {k: v for k, v in request.items() if k not in ("region", "name")},
+            dataproc_v1.Batch.pb()(),
+        )
+    )
+    assert batch.pyspark_batch.main_python_file_uri == request["pysparkBatch"]["mainPythonFileUri"]
+    execution = batch.environment_config.execution_config
+    assert execution.service_account == stack.outputs["job_service_account"]
+    assert execution.authentication_config.user_workload_authentication_type.name == (
+        "SERVICE_ACCOUNT"
+    )
+    assert dict(batch.runtime_config.properties) == request["runtimeConfig"]["properties"]
+    region, name, parsed = parse_request(request)
+    assert (region, name) == (request["region"], request["name"])
+    # The stack labels the batch as `streamkit job` finds it.
+    assert request["labels"][JOB_LABEL] == parsed.labels[JOB_LABEL] == name
 
 
 def test_prod_autoscaling_limits(gcp_prod: StackRun) -> None:
-    spark = gcp_prod.one("gcp:dataproc/batch:Batch").get("runtimeConfig", "properties")
+    spark = _batch_request(gcp_prod)["runtimeConfig"]["properties"]
     assert spark["spark.dynamicAllocation.maxExecutors"] == "6"
     assert spark["spark.dataproc.scaling.version"] == "2"
 

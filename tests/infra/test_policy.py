@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -129,6 +130,27 @@ def test_a_secret_anywhere_in_an_environment_is_flagged() -> None:
         {"environment": secret({"variables": {"STREAMKIT_BUS_URL": "kinesis://s?region=r"}})},
     )
     assert [v.check for v in run_checks(Resources([function]))] == ["secrets"]
+
+
+def _request(properties: dict[str, Any]) -> str:
+    return json.dumps({"region": "r", "name": "n", "runtimeConfig": {"properties": properties}})
+
+
+def test_the_exported_batch_request_is_checked_like_an_environment() -> None:
+    clean = _request(
+        {
+            "spark.dataproc.driverEnv.STREAMKIT_HOT_STORE_URL": "gcp-secretmanager://projects/p/secrets/s",
+            "spark.executorEnv.PYSPARK_PYTHON": "./environment/bin/python",
+        }
+    )
+    assert run_checks(Resources([], {"job_batch_request": clean})) == []
+    leaky = _request({"spark.executorEnv.STREAMKIT_HOT_STORE_URL": "mongodb://u:pw@h/db"})
+    found = run_checks(Resources([], {"job_batch_request": leaky}))
+    assert [(v.check, v.name) for v in found] == [("secrets", "output job_batch_request")]
+    assert "password" in found[0].message
+    # Other outputs are not requests: a URL there is the stack's own business (and checked
+    # where the resource that serves it is).
+    assert run_checks(Resources([], {"api_url": "https://u:pw@h"})) == []
 
 
 def test_s3_bucket_needs_every_piece() -> None:

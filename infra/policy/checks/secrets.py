@@ -5,7 +5,8 @@ job, and is printed by every ``describe`` command, so a secret must reach a proc
 reference the app resolves (``aws-secretsmanager://``, ``gcp-secretmanager://``) or through
 the platform's own secret injection (ECS ``secrets``, Cloud Run ``valueSource``), which this
 check leaves alone. Flagged, in Lambda, ECS, EMR Serverless, Cloud Run (services and jobs),
-Dataproc and Docker environments:
+Dataproc and Docker environments, and in the exported requests a CLI submits later (the GCP
+stack's ``job_batch_request``: its Spark properties become the batch's environment):
 
 * a value that was a Pulumi secret (its being secret in the state does not hide it in the
   environment);
@@ -47,6 +48,10 @@ ENV_INPUTS = {
     "gcp:dataproc/batch:Batch": "runtimeConfig",
     "docker:index/container:Container": "envs",
 }
+
+#: Stack outputs that are requests ``streamkit job`` submits: where their Spark properties are.
+EXPORTED_REQUESTS = {"job_batch_request": ("runtimeConfig", "properties")}
+_STACK = "pulumi:pulumi:Stack"
 
 
 def _spark_env(properties: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -99,9 +104,31 @@ def problem(name: str, value: Any) -> str | None:
     return None
 
 
+def _exported_request(name: str, value: Any) -> list[Violation]:
+    where = f"output {name}"
+    if is_secret(value):
+        return [
+            Violation(CHECK, _STACK, where, "the request holds a Pulumi secret in plain values")
+        ]
+    data = json.loads(value) if isinstance(value, str) else value
+    properties: Any = data
+    for key in EXPORTED_REQUESTS[name]:
+        properties = (properties or {}).get(key) if isinstance(properties, dict) else None
+    return [
+        Violation(CHECK, _STACK, where, why)
+        for env, setting in _spark_env(properties or {})
+        if (why := problem(str(env), setting))
+    ]
+
+
 def check_secrets(resources: Resources) -> list[Violation]:
     """Environment values that expose a secret."""
-    found = []
+    found = [
+        v
+        for name, value in resources.outputs.items()
+        if name in EXPORTED_REQUESTS
+        for v in _exported_request(name, value)
+    ]
     for resource in resources:
         field = ENV_INPUTS.get(resource.type)
         if field and is_secret(resource.inputs.get(field)):
