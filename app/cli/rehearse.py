@@ -9,7 +9,6 @@ import typer
 
 from app.cli.output import echo, exit_on_sigterm, fail_on_error
 from app.producers.formats import Format
-from app.rehearse.run import RehearsalOptions, rehearse
 from app.rehearse.sides import KINDS
 from app.settings import PROJECT_ROOT, get_settings
 
@@ -78,6 +77,9 @@ def rehearse_command(
     when nothing differs, 1 when something does.
     """
     exit_on_sigterm()
+    # Imported here: the run pulls in Spark's Python side, which other commands never need.
+    from app.rehearse.run import RehearsalOptions, rehearse  # noqa: PLC0415
+
     options = RehearsalOptions(
         source=source,  # type: ignore[arg-type]
         target=to,  # type: ignore[arg-type]

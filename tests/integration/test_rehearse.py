@@ -42,16 +42,17 @@ REES46_SAMPLE = REES46 / "rees46_2019-Oct_first17434rows_Team11.csv"
 
 
 def cli_rehearse(
-    target: str, out: Path, *args: str
+    target: str, out: Path, *args: str, source: str = "local"
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
+    command = ["rehearse", "--from", source, "--to", target, "--out", str(out), *args]
     done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "rehearse", "--to", target, "--out", str(out), *args],
+        [sys.executable, "-m", "app.cli", *command],
         capture_output=True,
         text=True,
         timeout=840,
         check=False,
     )
-    reports = sorted(out.glob(f"*-local-to-{target}"))
+    reports = sorted(out.glob(f"*-{source}-to-{target}"))
     assert len(reports) == 1, done.stdout[-3000:] + done.stderr[-3000:]
     for name in ("report.md", "report.html", "summary.json"):
         assert (reports[0] / name).is_file(), name
@@ -87,6 +88,21 @@ def test_generated_traffic_moves_to_gcp_with_zero_differences(tmp_path: Path) ->
     kinds = manifest["kinds"]
     assert kinds["duplicates"] > 0 and kinds["late_within_watermark"] > 0
     assert kinds["late_beyond_watermark"] > 0
+
+
+def test_a_move_between_clouds_aws_to_gcp(tmp_path: Path) -> None:
+    done, summary = cli_rehearse(
+        "gcp", tmp_path, "--events", "3000", "--minutes", "30", source="aws"
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert summary["identical"] is True
+    aws, gcp = summary["sides"]
+    assert aws["bindings"]["bus"].startswith("kinesis://")
+    assert gcp["bindings"]["bus"].startswith("pubsub://")
+    assert aws["bindings"]["archive"].startswith("s3://")
+    assert gcp["bindings"]["archive"].startswith("gs://")
+    assert aws["records_processed"] == gcp["records_processed"] > 3000  # with duplicates
+    assert summary["compared"]["minutes"] >= 30
 
 
 def planted_event(input_csv: Path) -> tuple[bytes, str]:
