@@ -30,12 +30,14 @@ from tests.support.pipeline_run import Run, kill_group, read_all
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.timeout(1500)]
 
 PER_BATCH = "700"
-#: (crash point, batch id): each kills the job once; the next start resumes.
+#: (crash point, batch id): each kills the job once; the next start resumes. A kill before
+#: any sink wrote (``before_sinks``) is what the random kill mostly hits, so it is not named:
+#: each start of Spark costs about a minute of the suite. ``streamkit chaos`` (issue 8) kills
+#: at every point and at many more random moments.
 CRASHES = [
-    ("before_sinks", 1),
-    ("after_deadletters", 3),
-    ("after_hot_store", 5),
-    ("after_archive", 7),
+    ("after_deadletters", 2),
+    ("after_hot_store", 4),
+    ("after_archive", 6),
 ]
 
 
@@ -115,16 +117,15 @@ def test_kill_9_at_crash_points_and_at_random_changes_nothing(
                 job.stderr[-2000:],
             )
             assert f"crash point {point}@{batch}" in job.stderr
-        rng = random.Random(7)
-        for attempt in range(2):
-            job = crashed.start(
-                "pipeline",
-                "--once",
-                log=tmp_path / f"random-{attempt}.log",
-                STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH=PER_BATCH,
-            )
-            time.sleep(rng.uniform(20, 35))
-            kill_group(job)
+        # A kill at a random moment of a run that has batches left to do.
+        job = crashed.start(
+            "pipeline",
+            "--once",
+            log=tmp_path / "random.log",
+            STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH=PER_BATCH,
+        )
+        time.sleep(random.Random(7).uniform(20, 35))
+        kill_group(job)
         drain(crashed)
 
         expected, got = outputs(reference), outputs(crashed)
