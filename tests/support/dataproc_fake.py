@@ -60,7 +60,6 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +71,8 @@ from google.cloud.dataproc_v1.types import operations as dataproc_operations
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 from google.rpc import code_pb2, status_pb2
+
+from tests.support.grpc_server import serving
 
 State = batches.Batch.State
 _BATCH_SERVICE = "google.cloud.dataproc.v1.BatchController"
@@ -412,12 +413,6 @@ def job_batch_request(project: str, region: str, name: str) -> dict[str, Any]:
 def running_dataproc(reads_to_settle: int = 1) -> Iterator[FakeDataproc]:
     """The fake, listening on a free port of 127.0.0.1 until the block ends."""
     fake = FakeDataproc(reads_to_settle=reads_to_settle)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    server.add_generic_rpc_handlers(tuple(_handlers(fake)))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    fake.endpoint = f"127.0.0.1:{port}"
-    try:
+    with serving(_handlers(fake)) as endpoint:
+        fake.endpoint = endpoint
         yield fake
-    finally:
-        server.stop(grace=None)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import google_crc32c
 import grpc
 from google.cloud.secretmanager_v1.types import service
+
+from tests.support.grpc_server import serving
 
 _METHOD = "AccessSecretVersion"
 _SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
@@ -96,19 +97,12 @@ def _number(version: str) -> int | None:
 def running_secret_manager() -> Iterator[FakeSecretManager]:
     """The fake, listening on a free port of 127.0.0.1 until the block ends."""
     fake = FakeSecretManager()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     handler = grpc.unary_unary_rpc_method_handler(
         fake._access,  # noqa: SLF001 - the fake's own handler
         request_deserializer=service.AccessSecretVersionRequest.deserialize,
         response_serializer=service.AccessSecretVersionResponse.serialize,
     )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(_SERVICE, {_METHOD: handler}),)
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    fake.endpoint = f"127.0.0.1:{port}"
-    try:
+    service_handler = grpc.method_handlers_generic_handler(_SERVICE, {_METHOD: handler})
+    with serving([service_handler], workers=4) as endpoint:
+        fake.endpoint = endpoint
         yield fake
-    finally:
-        server.stop(grace=None)
