@@ -25,7 +25,11 @@ from adapters.urls import query_options
 
 try:
     import confluent_kafka as ck
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]
+        AdminClient,
+        NewTopic,
+        OffsetSpec,
+    )
 except ModuleNotFoundError as e:  # pragma: no cover - depends on the install
     raise MissingExtraError("confluent-kafka", "local") from e  # noqa: EM101
 
@@ -261,6 +265,21 @@ class KafkaBus:
     def reader(self, group: str, from_beginning: bool = True) -> KafkaReader:
         """A new consumer in ``group``."""
         return KafkaReader(self._config, self.topic, group, from_beginning)
+
+    def end_offsets(self, timeout_s: float = 10.0) -> dict[int, int]:
+        """Each partition's end offset: the next offset to be written, where a caught-up reader is.
+
+        The benchmark measures the job's backlog against these.
+        """
+        wanted = {
+            ck.TopicPartition(self.topic, p): OffsetSpec.latest()  # type: ignore[no-untyped-call]
+            for p in range(self.partitions())
+        }
+        try:
+            futures = self.admin.list_offsets(wanted, request_timeout=timeout_s)
+            return {tp.partition: int(f.result().offset) for tp, f in futures.items()}
+        except ck.KafkaException as e:
+            raise _error(e.args[0], f"reading the end offsets of {self.topic!r}") from e
 
     def ping(self, timeout_s: float = 5.0) -> float:
         """Seconds taken by a metadata request to the cluster."""

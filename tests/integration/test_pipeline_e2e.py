@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from adapters.ports import Bus
+from app.bench.backlog import behind, committed_offsets
 from app.generate import Options, generate
 from tests.support.oracle_checks import check_against_oracle
 from tests.support.pipeline_run import Run, batches_of, in_batch_order, read_all
@@ -49,6 +50,10 @@ def check_outputs(run: Run) -> None:
     messages = read_all(run.events)
     values, sizes = in_batch_order(messages, batches_of(run.checkpoint, run.events.topic))
     assert sum(sizes) == len(messages), "every record is in a committed batch"
+    # The benchmark's backlog, read from outside the job, is nil once it has drained the topic.
+    committed = committed_offsets(run.checkpoint, run.events.topic)
+    assert sum(committed.values()) == len(messages)
+    assert behind(run.events.end_offsets(), committed) == 0  # type: ignore[attr-defined]
     assert len(sizes) > 3
     check_against_oracle(run, values, sizes)
 
