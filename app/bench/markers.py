@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from math import ceil
+
+from app.pipeline.latency import quantile_label, quantile_rank
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ def latencies(
 
 
 def nearest_rank(values: Iterable[float], qs: Iterable[float]) -> dict[str, float | None]:
-    """Exact percentiles of ``values`` by nearest rank (``{"p95": ...}``); None when empty."""
+    """Exact percentiles of ``values`` by nearest rank (``{"p95": ...}``); None when empty.
+
+    The same ranks and labels as the job's histogram percentiles (:mod:`app.pipeline.latency`).
+    """
     ordered = sorted(values)
     result: dict[str, float | None] = {}
     for q in qs:
-        if not 0 <= q <= 1:
-            msg = f"quantile {q} is outside [0, 1]"
-            raise ValueError(msg)
-        rank = max(1, ceil(round(q * len(ordered), 6)))
-        result[f"p{q * 100:g}"] = ordered[rank - 1] if ordered else None
+        rank = quantile_rank(q, len(ordered))  # checks q even when there is nothing to rank
+        result[quantile_label(q)] = ordered[rank - 1] if ordered else None
     return result

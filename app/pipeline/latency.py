@@ -117,13 +117,18 @@ def percentiles(
     total = sum(n for _, n in ordered)
     result: dict[str, float | None] = {}
     for q in qs:
-        if not 0 <= q <= 1:
-            msg = f"quantile {q} is outside [0, 1]"
-            raise ValueError(msg)
-        # round first: 0.95 * 100 is 95.00000000000001 in floats, and rank 95 is meant.
-        rank = max(1, ceil(round(q * total, 6)))
-        result[_label(q)] = float(_bound_at(ordered, rank)) if total else None
+        rank = quantile_rank(q, total)  # checks q even when there is nothing to rank
+        result[quantile_label(q)] = float(_bound_at(ordered, rank)) if total else None
     return result
+
+
+def quantile_rank(q: float, total: int) -> int:
+    """The 1-based rank of quantile ``q`` among ``total`` values (nearest rank, at least 1)."""
+    if not 0 <= q <= 1:
+        msg = f"quantile {q} is outside [0, 1]"
+        raise ValueError(msg)
+    # round first: 0.95 * 100 is 95.00000000000001 in floats, and rank 95 is meant.
+    return max(1, ceil(round(q * total, 6)))
 
 
 def _bound_at(ordered: list[tuple[int, int]], rank: int) -> int:
@@ -136,6 +141,6 @@ def _bound_at(ordered: list[tuple[int, int]], rank: int) -> int:
     return upper_bound_ms(ordered[-1][0])
 
 
-def _label(q: float) -> str:
+def quantile_label(q: float) -> str:
     """``0.5`` → ``p50``, ``0.999`` → ``p99.9``."""
     return f"p{q * 100:g}"
