@@ -16,25 +16,28 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+def planned_offsets(entry: Path, topic: str) -> dict[int, int]:
+    """Each partition's end offset (exclusive) planned for the batch of offset-log ``entry``."""
+    lines = entry.read_text().splitlines()
+    if len(lines) < 3:
+        msg = f"{entry} is not a Spark offset log entry (a version, metadata, offsets)"
+        raise ValueError(msg)
+    sources = json.loads(lines[2])
+    if topic not in sources:
+        msg = f"{entry} has no offsets for topic {topic!r} (it reads {sorted(sources)})"
+        raise ValueError(msg)
+    return {int(p): int(o) for p, o in sources[topic].items()}
+
+
 def committed_offsets(checkpoint: Path, topic: str) -> dict[int, int]:
     """Each partition's offset the job has processed up to (exclusive); empty before any commit."""
     commits = checkpoint / "commits"
     done = [int(p.name) for p in commits.iterdir() if p.name.isdigit()] if commits.is_dir() else []
     for batch in sorted(done, reverse=True):
-        planned = checkpoint / "offsets" / str(batch)
-        if not planned.is_file():
-            continue  # Spark purged it already: an older commit still has its offsets
-        lines = planned.read_text().splitlines()
-        if len(lines) < 3:
-            msg = (
-                f"{planned} is not a Spark offset log entry (expected a version, metadata, offsets)"
-            )
-            raise ValueError(msg)
-        sources = json.loads(lines[2])
-        if topic not in sources:
-            msg = f"{planned} has no offsets for topic {topic!r} (it reads {sorted(sources)})"
-            raise ValueError(msg)
-        return {int(p): int(o) for p, o in sources[topic].items()}
+        entry = checkpoint / "offsets" / str(batch)
+        if entry.is_file():
+            return planned_offsets(entry, topic)
+        # Else Spark purged it already: an older commit still has its offsets.
     return {}
 
 

@@ -8,7 +8,6 @@ group so a ``kill -9`` takes the Spark JVM with it.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import pandas as pd
 
 from adapters.ports import Bus, BusMessage
 from adapters.registry import open_archive, open_hot_store
+from app.bench.backlog import planned_offsets
 from tests.conftest import MONGO_URL
 
 STREAMKIT = [sys.executable, "-m", "app.cli"]
@@ -129,12 +129,9 @@ def read_all(bus: Bus) -> list[BusMessage]:
 
 def batches_of(checkpoint: Path, topic: str) -> list[dict[int, int]]:
     """Per planned batch, each partition's end offset (exclusive), from Spark's offset log."""
-    ends = []
     log = checkpoint / "offsets"
-    for path in sorted((p for p in log.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
-        offsets = json.loads(path.read_text().splitlines()[2])[topic]
-        ends.append({int(k): int(v) for k, v in offsets.items()})
-    return ends
+    entries = sorted((p for p in log.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [planned_offsets(entry, topic) for entry in entries]
 
 
 def in_batch_order(
