@@ -181,10 +181,14 @@ class FakeDataproc:
         self, request: batches.GetBatchRequest, context: grpc.ServicerContext
     ) -> batches.Batch:
         with self._lock:
-            stored = self.batches.get(request.name)
-            if stored is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"Not found: Batch {request.name}")
-            return self._read(stored)
+            return self._read(self._stored(request.name, context))
+
+    def _stored(self, name: str, context: grpc.ServicerContext) -> _Stored:
+        """The batch ``name``, or NOT_FOUND as the API answers (caller holds the lock)."""
+        stored = self.batches.get(name)
+        if stored is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Not found: Batch {name}")
+        return stored
 
     def list_batches(
         self, request: batches.ListBatchesRequest, context: grpc.ServicerContext
@@ -212,9 +216,7 @@ class FakeDataproc:
         self, request: batches.DeleteBatchRequest, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
         with self._lock:
-            stored = self.batches.get(request.name)
-            if stored is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"Not found: Batch {request.name}")
+            stored = self._stored(request.name, context)
             if stored.batch.state not in _ENDED:
                 context.abort(
                     grpc.StatusCode.FAILED_PRECONDITION,
