@@ -36,6 +36,7 @@ P_CART = 0.09  # a view leads to an add_to_cart
 P_PURCHASE = 0.30  # a cart is bought ...
 P_REMOVE = 0.03  # ... or taken out again
 ZIPF_EXPONENT = 1.07  # product popularity: a few hits, a long tail
+REDRAWS = 4  # tries to find a free shopper for a session before pushing it later
 #: Events per session on average: each view, its cart, the cart's outcome.
 EVENTS_PER_SESSION = MEAN_VIEWS * (1 + P_CART * (1 + P_PURCHASE + P_REMOVE))
 
@@ -183,6 +184,15 @@ class Events(Columns):
     quantity: npt.NDArray[np.int16]
 
 
+def warmup_ms(span_ms: int) -> int:
+    """How long before the window sessions start: most last minutes, so a short window needs less.
+
+    Not much less: a session started before the warm-up would still send events into the window,
+    and its absence thins the window's first minutes. Twenty minutes leaves a few percent out.
+    """
+    return min(WARMUP_MS, max(span_ms, 20 * MINUTE_MS))
+
+
 def min_users(total: int, span_ms: int) -> int:
     """Fewest shoppers who can make ``total`` events in ``span_ms`` with 30-minute session gaps.
 
@@ -193,11 +203,29 @@ def min_users(total: int, span_ms: int) -> int:
     return max(1, math.ceil(2 * total / EVENTS_PER_SESSION / per_user))
 
 
+def busy_users(total: int, span_ms: int) -> int:
+    """About how many shoppers are inside a session or its 30-minute gap at once.
+
+    Sessions start at ``total / EVENTS_PER_SESSION / span`` per millisecond; one keeps its shopper
+    busy for a typical session plus the gap, or since the warm-up began when the run is shorter.
+    """
+    per_ms = total / EVENTS_PER_SESSION / span_ms
+    held = min(SESSION_GAP_MS + 5 * MINUTE_MS, warmup_ms(span_ms) + span_ms)
+    return math.ceil(per_ms * held)
+
+
 def default_users(total: int, span_ms: int) -> int:
-    """About four sessions per shopper a day; in short windows, mostly one each."""
+    """About four sessions per shopper a day, and at least twice the shoppers busy at once.
+
+    The second bound matters in short windows: with fewer free shoppers, sessions pile onto
+    busy ones and are pushed 30 minutes later, and the window's events spread far past it.
+    """
     sessions_per_user = min(max(span_ms / (6 * HOUR_MS), 0.25), 8.0)
     return max(
-        100, math.ceil(total / EVENTS_PER_SESSION / sessions_per_user), min_users(total, span_ms)
+        100,
+        math.ceil(total / EVENTS_PER_SESSION / sessions_per_user),
+        2 * busy_users(total, span_ms),
+        min_users(total, span_ms),
     )
 
 
@@ -232,7 +260,7 @@ class Traffic:
         self._rng = rng
         self._start, span_ms = window
         # Most sessions last minutes: a short window needs a short warm-up, not 30 minutes' worth.
-        warmup = min(WARMUP_MS, max(span_ms, 10 * MINUTE_MS))
+        warmup = warmup_ms(span_ms)
         self._curve = LoadCurve(self._start - warmup)
         span_load = self._curve.load_between(self._start, self._start + span_ms)
         self._load_per_session = span_load / max(total / EVENTS_PER_SESSION, 1.0)
@@ -279,7 +307,8 @@ class Traffic:
         elapsed = np.cumsum(gaps)
         offset = elapsed - elapsed[first][session]
         ends = np.r_[first[1:] - 1, len(session) - 1]
-        shifted, user = self._separate(start, offset[ends])
+        user = self._shoppers(start, offset[ends])
+        shifted = self._separate(start, offset[ends], user)
         events = Events(
             serial=np.full(len(session), -1, dtype=np.int64),
             time=shifted[session] + offset,
@@ -314,15 +343,37 @@ class Traffic:
         quantity = np.where(step == 0, 1, units[view]).astype(np.int16)
         return session_of_view[view], etype.astype(np.int8), product[view], quantity
 
-    def _separate(self, start: I64, duration: I64) -> tuple[I64, npt.NDArray[np.int32]]:
-        """Assign shoppers, pushing sessions so each starts ``SESSION_GAP_MS`` after the last.
+    def _draw(self, size: int) -> npt.NDArray[np.int32]:
+        picks = np.searchsorted(self._user_cdf, self._rng.random(size), side="right")
+        return np.minimum(picks, len(self._user_cdf) - 1).astype(np.int32)
+
+    def _shoppers(self, start: I64, duration: I64) -> npt.NDArray[np.int32]:
+        """A shopper per session, by activity; one still busy is swapped for another, a few times.
+
+        Busy means inside a session or the 30-minute gap after it: an earlier batch's (from
+        ``_last_end``) or this batch's. Whoever is still busy after the redraws keeps the
+        session, which ``_separate`` pushes later (a returning shopper): in a long window,
+        where most shoppers shop several times, that is the usual case.
+        """
+        user = self._draw(len(start))
+        for _ in range(REDRAWS):
+            busy = self._last_end[user] + SESSION_GAP_MS > start
+            order = np.lexsort((start, user))
+            u, s, d = user[order], start[order], duration[order]
+            again = np.r_[False, (u[1:] == u[:-1]) & (s[1:] < s[:-1] + d[:-1] + SESSION_GAP_MS)]
+            busy[order[again]] = True
+            if not busy.any():
+                break
+            user[busy] = self._draw(int(busy.sum()))
+        return user
+
+    def _separate(self, start: I64, duration: I64, user: npt.NDArray[np.int32]) -> I64:
+        """Push sessions so each starts ``SESSION_GAP_MS`` after its shopper's previous one.
 
         For one shopper ``s'[i] = max(s[i], s'[i-1] + d[i-1] + gap)``; with
         ``c`` the running sum of ``d + gap`` that is a running maximum of
         ``s - c``, which numpy takes for all shoppers at once.
         """
-        picks = np.searchsorted(self._user_cdf, self._rng.random(len(start)), side="right")
-        user = np.minimum(picks, len(self._user_cdf) - 1).astype(np.int32)
         order = np.lexsort((start, user))
         u, s, d = user[order], start[order], duration[order]
         new = np.r_[True, u[1:] != u[:-1]]
@@ -340,4 +391,4 @@ class Traffic:
         self._last_end[u[tails]] = shifted[tails] + d[tails]
         out = np.empty_like(shifted)
         out[order] = shifted
-        return out, user
+        return out
