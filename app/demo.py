@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,16 +87,29 @@ def fresh_input(settings: Settings, progress: Progress) -> Path:
 class BackgroundJob:
     """``streamkit pipeline`` as a child process, its output forwarded line by line."""
 
-    def __init__(self, settings: Settings, progress: Progress) -> None:
-        """Start the job; its log is also kept under the state directory."""
-        self.log_path = settings.state_dir / "logs" / "demo-pipeline.log"
+    def __init__(
+        self,
+        settings: Settings,
+        progress: Progress,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        forward_batches: bool = True,
+    ) -> None:
+        """Start the job; its log is kept under the state directory (or at ``log_path``).
+
+        ``env`` adds settings of the job's own (``STREAMKIT_PIPELINE__*``); without
+        ``forward_batches`` only the job's start, stop and errors reach ``progress``.
+        """
+        self.log_path = log_path or settings.state_dir / "logs" / "demo-pipeline.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.forward_batches = forward_batches
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "pipeline"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **settings.environment(), "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **settings.environment(), **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
         assert self.process.stdout is not None
         self.started = threading.Event()
@@ -115,6 +128,8 @@ class BackgroundJob:
                     self.started.set()  # the query runs: batches follow every trigger
                 if line.startswith("batch "):
                     self.batches += 1
+                    if not self.forward_batches:
+                        continue
                 if line.startswith(("batch ", "reading ", "checkpoint ", "error", "pipeline ")):
                     progress(f"pipeline | {line}")
 

@@ -72,6 +72,9 @@ class PipelineSettings(BaseModel):
     # machine shared with the API, a positive value keeps API latency flat while
     # batches run: the job is throughput work, the API answers people.
     nice: int = Field(0, ge=0, le=19)
+    # Append each batch's progress (Spark's phase durations, each sink's seconds,
+    # offsets) as one JSON line to this file; empty: off. For benchmarks and tuning.
+    progress_log: str = ""
 
 
 class ApiSettings(BaseModel):

@@ -33,6 +33,10 @@ class TreeSampler:
         self.roots = dict(roots)
         self._known: dict[int, psutil.Process] = {}
 
+    def add(self, name: str, pid: int) -> None:
+        """Sample one more service from the next sample on (safe while another thread samples)."""
+        self.roots = {**self.roots, name: pid}
+
     def sample(self) -> dict[str, Usage]:
         """Each service's usage since the previous sample; a service that has ended is absent."""
         found: dict[str, Usage] = {}

@@ -11,9 +11,111 @@ from app.cli.output import echo, exit_on_sigterm, fail_on_error
 from app.settings import get_settings
 
 app = typer.Typer(
-    help="Benchmarks: figures printed and written under bench/results/<time>-<name>/.",
-    no_args_is_help=True,
+    help="Benchmarks, figures written under bench/results/<time>-<name>/. With no command: "
+    "end to end (replay -> Kafka -> the stream job -> hot store -> API) at rate steps and a "
+    "burst, in a sandbox on the local stack: latency (stored histograms, and markers read "
+    "through the API), backlog, stage timings, CPU and memory; summary.json, summary.md, plots.",
+    invoke_without_command=True,
 )
+
+
+@app.callback()
+@fail_on_error
+def e2e(
+    ctx: typer.Context,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="One 60 s step at 2,000/s and a small burst, about 3 minutes."
+        ),
+    ] = False,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            help="Rate steps RATE:SECONDS,... (default 1000:180,2000:600,5000:300,10000:180)."
+        ),
+    ] = None,
+    burst: Annotated[
+        str | None,
+        typer.Option(
+            help="STEADY:S,PEAK:S,STEADY:S (default 2000:120,10000:60,2000:180); 'none' for none."
+        ),
+    ] = None,
+    trigger: Annotated[
+        float | None,
+        typer.Option(min=0.05, max=60, help="The job's trigger in seconds (default: settings)."),
+    ] = None,
+    api_rate: Annotated[
+        float, typer.Option(min=0, max=5000, help="API requests/s during --api-during (0: none).")
+    ] = 200,
+    api_during: Annotated[
+        float, typer.Option(min=1, help="The step (events/s) during which the API is loaded.")
+    ] = 2000,
+    job_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--job-env",
+            help="A setting of the job, NAME=VALUE (e.g. STREAMKIT_SPARK__SHUFFLE_PARTITIONS=1); "
+            "repeatable; recorded in the report.",
+        ),
+    ] = None,
+    label: Annotated[str, typer.Option(help="A name for this run in the report.")] = "",
+    out: Annotated[
+        Path | None, typer.Option(help="Reports directory (default: bench/results).")
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the run's topics, database and files.")
+    ] = False,
+    no_up: Annotated[bool, typer.Option("--no-up", help="Use the running services.")] = False,
+) -> None:
+    """End to end: replay -> Kafka -> the stream job -> hot store -> API, at rate steps and a burst.
+
+    Runs in a sandbox on the local stack (its own topics, database and checkpoint), measures
+    latency (stored histograms and markers read through the API), backlog, stage timings, CPU and
+    memory, and writes summary.json, summary.md and PNG plots under bench/results/<time>-e2e/.
+    Subcommands run the other benchmarks.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from app.bench.api import RESULTS
+    from app.bench.e2e import E2eOptions, bench_e2e
+    from app.bench.plan import FULL_BURST, FULL_STEPS, QUICK_BURST, QUICK_STEPS, Burst, Plan
+    from app.localstack.stack import LocalStack
+    from app.producers.pacing import parse_profile
+
+    exit_on_sigterm()
+    try:
+        rate_steps = parse_profile(steps or (QUICK_STEPS if quick else FULL_STEPS))
+        burst_text = burst or (QUICK_BURST if quick else FULL_BURST)
+        the_burst = None if burst_text == "none" else Burst.parse(burst_text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    extra = dict(_setting(item) for item in job_env or [])
+    settings = get_settings()
+    if not no_up:
+        LocalStack(settings, progress=echo).up()
+    options = E2eOptions(
+        plan=Plan.of(rate_steps, the_burst),
+        api_rate=api_rate,
+        api_during=api_during if api_rate else None,
+        trigger_seconds=trigger,
+        drain_timeout_s=180 if quick else 600,
+        out=out or RESULTS,
+        keep=keep,
+        job_env=extra,
+        label=label,
+    )
+    report = bench_e2e(settings, options, echo)
+    echo((report / "summary.md").read_text())
+    echo(f"report: {report}")
+
+
+def _setting(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.startswith("STREAMKIT_"):
+        msg = f"--job-env takes STREAMKIT_NAME=VALUE, not {item!r}"
+        raise typer.BadParameter(msg)
+    return name, value
 
 
 @app.command("api")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from app import bootstrap
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
 from app.producers.formats import Format, FormatError, read
+from app.producers.pacing import RateProfile, Step, parse_profile
 from app.producers.replay import Replayer, ReplayProgress, Timing
 from app.producers.sender import EventSender
 from app.settings import get_settings
@@ -63,9 +66,20 @@ def replay(
         typer.Option(min=0.001, help="Replay at X times the original pace (instead of --rate)."),
     ] = None,
     timing: Annotated[
-        str, typer.Option(help="keep: original event times; now: shift so the first event is now.")
+        str,
+        typer.Option(
+            help="keep: original event times; now: shift so the first event is now; "
+            "send: each event happens when it is sent (load tests at any rate)."
+        ),
     ] = "keep",
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after N records.")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Rates in turn, RATE:SECONDS,... (e.g. 2000:120,10000:60,2000:120), instead "
+            "of --rate; stops after the last step. Each step is announced on its own line."
+        ),
+    ] = None,
 ) -> None:
     """Publish FILE to the events topic, keyed by user, stamped with ingest_ts.
 
@@ -73,22 +87,30 @@ def replay(
     a truncated CSV row) the dead-letter topic with a reason and its raw bytes.
     Ctrl-C flushes and prints the summary. Exit code 1 when deliveries failed.
     """
-    if timing not in ("keep", "now"):
-        msg = "--timing must be keep or now"
+    if timing not in ("keep", "now", "send"):
+        msg = "--timing must be keep, now or send"
         raise typer.BadParameter(msg)
     target = parse_rate(rate)
-    if speedup is not None and rate != "max":
-        msg = "choose --rate or --speedup, not both"
+    if sum((speedup is not None, rate != "max", profile is not None)) > 1:
+        msg = "choose one of --rate, --profile and --speedup"
         raise typer.BadParameter(msg)
+    steps = _profile(profile)
     settings = get_settings()
     events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
     events_bus.partitions()  # fail now, naming the topic, if it does not exist
     sender = EventSender(events_bus, deadletter_bus, source=f"file:{file.name}")
     reporter = ProgressLine(progress_line)
     replayer = Replayer(
-        sender, rate=target, speedup=speedup, timing=_timing(timing), report=reporter
+        sender,
+        rate=target,
+        speedup=speedup,
+        timing=_timing(timing),
+        report=reporter,
+        profile=RateProfile(steps, on_step=_announce(len(steps))) if steps else None,
     )
     pace = "max rate" if target is None else f"{target:,.0f} events/s"
+    if steps:
+        pace = f"a profile of {len(steps)} steps, {sum(s.seconds for s in steps):g} s"
     echo(f"replaying {file} to {events_bus.topic} ({pace})")
     started = time.monotonic()
     try:
@@ -107,4 +129,23 @@ def replay(
 
 
 def _timing(value: str) -> Timing:
-    return "now" if value == "now" else "keep"
+    return "now" if value == "now" else "send" if value == "send" else "keep"
+
+
+def _profile(text: str | None) -> list[Step]:
+    if text is None:
+        return []
+    try:
+        return parse_profile(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--profile") from e
+
+
+def _announce(count: int) -> Callable[[int, Step], None]:
+    """A line per step with its wall-clock start: the benchmark reads its timeline from them."""
+
+    def announce(index: int, step: Step) -> None:
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        echo(f"step {index + 1}/{count} at {at}: {step}")
+
+    return announce

@@ -389,6 +389,6 @@ class Traffic:
         shifted = np.maximum.accumulate(x - base + lift) - lift + base + climb
         tails = np.r_[heads[1:] - 1, len(u) - 1]
         self._last_end[u[tails]] = shifted[tails] + d[tails]
-        out = np.empty_like(shifted)
+        out: I64 = np.empty_like(shifted)
         out[order] = shifted
         return out

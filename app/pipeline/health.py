@@ -9,10 +9,12 @@ is not "stale".
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql.streaming.listener import StreamingQueryListener
@@ -57,6 +59,33 @@ def document(progress: Any, sinks: Sinks) -> dict[str, Any]:
     return doc
 
 
+def record(progress: Any, doc: dict[str, Any], sinks: Sinks) -> dict[str, Any]:
+    """One line of the progress log: the health document plus Spark's phase durations.
+
+    ``trigger_at`` is when the batch's trigger fired (Spark's progress timestamp); ``durations_ms``
+    splits the batch into Spark's phases (``latestOffset``, ``queryPlanning``, ``addBatch`` ...,
+    ``triggerExecution`` the whole); ``sink_stages`` splits ``addBatch``'s sink work by sink.
+    """
+    report = sinks.last if sinks.last and sinks.last.batch_id == progress.batchId else None
+    return {
+        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in doc.items()},
+        "trigger_at": progress.timestamp,
+        "durations_ms": dict(progress.durationMs or {}),
+        "sink_stages": dict(report.stages) if report is not None else {},
+        "end_offsets": [_offsets(source.endOffset) for source in progress.sources or []],
+    }
+
+
+def _offsets(value: Any) -> Any:
+    """A source's offsets as JSON values: PySpark hands the Kafka source's over as a JSON string."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def line(doc: dict[str, Any]) -> str:
     """One progress line: batch, rows in/out, rates, lag."""
     rows = doc.get("rows", {})
@@ -73,9 +102,16 @@ def line(doc: dict[str, Any]) -> str:
 class HealthListener(StreamingQueryListener):
     """Prints each batch's progress and upserts the health document."""
 
-    def __init__(self, hot: HotStore, sinks: Sinks, out: Callable[[str], None]) -> None:
-        """``out`` receives the progress lines."""
+    def __init__(
+        self,
+        hot: HotStore,
+        sinks: Sinks,
+        out: Callable[[str], None],
+        progress_log: Path | None = None,
+    ) -> None:
+        """``out`` receives the progress lines; ``progress_log``, when given, a JSON line each."""
         self.hot, self.sinks, self.out = hot, sinks, out
+        self.progress_log = progress_log
         self.batches = 0
         self.rows = 0
         self._seen = -1
@@ -107,6 +143,12 @@ class HealthListener(StreamingQueryListener):
         self.batches += 1
         self.rows += progress.numInputRows
         self.out(line(doc))
+        if self.progress_log is not None:
+            try:
+                with self.progress_log.open("a") as log_file:
+                    log_file.write(json.dumps(record(progress, doc, self.sinks)) + "\n")
+            except OSError as e:  # a diagnostic: never worth stopping the job for
+                log.warning("could not append to the progress log %s: %s", self.progress_log, e)
         try:
             self.hot.upsert_many(HEALTH, [doc], ["job"])
         except StreamkitError as e:  # health is best effort: the batch is already committed

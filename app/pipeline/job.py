@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,7 +70,10 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
             crash=CrashPlan(settings.pipeline.crash_at),
         )
         sinks.prepare()
-        listener = HealthListener(ports.hot_store, sinks, out)
+        progress_log = settings.pipeline.progress_log
+        listener = HealthListener(
+            ports.hot_store, sinks, out, Path(progress_log) if progress_log else None
+        )
         spark.streams.addListener(listener)
         query = _start(spark, settings, ports.bus, sinks, once=once)
         out(

@@ -70,6 +70,8 @@ class BatchReport:
     rows: Counter[str] = field(default_factory=Counter)
     watermark: datetime | None = None
     sink_seconds: float = 0.0
+    #: Seconds per sink (``dead_letters``, ``hot_store``, ``archive``), for tuning.
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def _retrying(action: str, call: Callable[[], T]) -> T:
@@ -131,7 +133,16 @@ class Sinks:
         started = time.perf_counter()
         report = BatchReport(batch_id, Counter(table["kind"].to_pylist()))
         self.crash.reached(Point.BEFORE_SINKS, batch_id)
+        mark = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            report.stages[stage] = round(now - mark, 4)
+            mark = now
+
         self._dead_letters(_rows(table, Kind.REJECT, ("raw", "reason", *POSITION)))
+        lap("dead_letters")
         self.crash.reached(Point.AFTER_DEADLETTERS, batch_id)
         minutes = _rows(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
         events = _rows(table, Kind.EVENT, (*EVENT_FIELDS, *POSITION))
@@ -139,8 +150,10 @@ class Sinks:
             list(SESSION_FIELDS)
         )
         self._hot(minutes, sessions, events, batch_id)
+        lap("hot_store")
         self.crash.reached(Point.AFTER_HOT_STORE, batch_id)
         self._archive(table, minutes, sessions, events, batch_id)
+        lap("archive")
         self.crash.reached(Point.AFTER_ARCHIVE, batch_id)
         if minutes.num_rows:
             report.watermark = minutes["watermark"][0].as_py()

@@ -1,9 +1,12 @@
 """The replay loop: input records → pacing → the bus, with live counts.
 
-Pacing is one of: none (``--rate max``), a token bucket (``--rate N``), or
-the original gaps between event times divided by ``--speedup``. With
-``--timing now`` every event time is shifted by one offset, chosen so the
-first event happens now and the gaps are kept.
+Pacing is one of: none (``--rate max``), a token bucket (``--rate N``), a
+profile of rates in turn (``--profile``), or the original gaps between event
+times divided by ``--speedup``. With ``--timing now`` every event time is
+shifted by one offset, chosen so the first event happens now and the gaps are
+kept; with ``--timing send`` every event happens when it is sent, whatever the
+pace, which is what a load test at changing rates needs (event time that
+keeps up with the clock, never ahead of it).
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Any, Literal
 from app.events.contract import parse_utc
 from app.producers.formats import InputRecord
 from app.producers.interrupt import graceful_interrupt
-from app.producers.pacing import Schedule, TokenBucket
+from app.producers.pacing import RateProfile, Schedule, TokenBucket
 from app.producers.sender import EventSender, SendStats
 
-Timing = Literal["keep", "now"]
+Timing = Literal["keep", "now", "send"]
 Report = Callable[["ReplayProgress"], None]
 
 
@@ -71,12 +74,14 @@ class Replayer:
         timing: Timing = "keep",
         report: Report | None = None,
         report_every_s: float = 0.5,
+        profile: RateProfile | None = None,
     ) -> None:
-        if rate is not None and speedup is not None:
-            msg = "choose --rate or --speedup, not both"
+        if sum(x is not None for x in (rate, speedup, profile)) > 1:
+            msg = "choose one of --rate, --profile and --speedup"
             raise ValueError(msg)
         self.sender = sender
         self.bucket = TokenBucket(rate) if rate else None
+        self.profile = profile
         self.schedule = Schedule(speedup) if speedup else None
         self.timing = timing
         self.report = report
@@ -88,6 +93,10 @@ class Replayer:
         ts = parse_utc(event.get("event_time"))
         if ts is None or self.timing == "keep":
             return ts
+        if self.timing == "send":
+            sent = datetime.now(UTC)
+            event["event_time"] = _iso(sent)
+            return sent
         if self._shift is None:
             self._shift = datetime.now(UTC) - ts
         shifted = ts + self._shift
@@ -119,6 +128,8 @@ class Replayer:
                         break
                     if self.bucket is not None:
                         self.bucket.take()
+                    if self.profile is not None and not self.profile.take():
+                        break  # the profile's last step is over
                     self._send(record)
                     self.progress.read += 1
                     if time.monotonic() >= next_report:

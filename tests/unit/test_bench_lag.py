@@ -47,6 +47,17 @@ def test_a_flat_but_large_backlog_fails_on_its_end() -> None:
     assert "ended 20,000 records behind (limit 4,000)" in verdict.why
 
 
+def test_the_end_is_the_trough_of_the_last_seconds() -> None:
+    # A job with 4 s batches: sampled mid-batch the lag is 8 s of traffic, right after a
+    # commit under one. It keeps up; the step's last sample alone would say it did not.
+    step = samples(lambda t: (t % 4) * 2 * RATE + 500)
+    assert step[-1].records == 6 * RATE + 500
+    verdict = flatness(step, RATE)
+    assert verdict.flat, verdict
+    assert verdict.final == 500
+    assert not flatness(step, RATE, settle_seconds=0).flat
+
+
 def test_too_few_samples_or_no_rate_are_refused() -> None:
     with pytest.raises(ValueError, match="too few"):
         flatness(samples(lambda t: 0, seconds=3), RATE)

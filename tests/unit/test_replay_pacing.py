@@ -11,7 +11,7 @@ import pytest
 from adapters.registry import open_bus
 from app.events.rejects import DeadLetter, Reason, Rejection
 from app.producers.formats import InputRecord
-from app.producers.pacing import Schedule, TokenBucket
+from app.producers.pacing import RateProfile, Schedule, Step, TokenBucket, parse_profile
 from app.producers.replay import Replayer
 from app.producers.sender import EventSender
 
@@ -50,6 +50,51 @@ def test_token_bucket_catches_up_by_at_most_one_burst() -> None:
 def test_token_bucket_rejects_a_bad_rate() -> None:
     with pytest.raises(ValueError, match="positive"):
         TokenBucket(0)
+
+
+def test_a_profile_runs_its_rates_in_turn_then_ends() -> None:
+    clock = FakeClock()
+    seen: list[tuple[int, float, float]] = []
+    profile = RateProfile(
+        [Step(1000, 2), Step(5000, 1), Step(500, 2)],
+        on_step=lambda i, step: seen.append((i, step.rate, clock.now)),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    taken = 0
+    while profile.take():
+        taken += 1
+    # Each step's share, within its token bucket's initial burst.
+    assert taken == pytest.approx(1000 * 2 + 5000 * 1 + 500 * 2, rel=0.01)
+    assert [(i, r) for i, r, _ in seen] == [(0, 1000), (1, 5000), (2, 500)]
+    assert [at for *_, at in seen] == pytest.approx([0, 2, 3], abs=0.01)
+    assert clock.now == pytest.approx(5, abs=0.01)
+
+
+def test_a_profile_keeps_its_timeline_when_the_producer_stalls() -> None:
+    clock = FakeClock()
+    profile = RateProfile([Step(100, 10), Step(100, 10)], clock=clock, sleep=clock.sleep)
+    assert profile.take()
+    clock.now = 15.0  # stuck for 15 s: the first step is over, the second half done
+    taken = 1
+    while profile.take():
+        taken += 1
+    assert clock.now == pytest.approx(20, abs=0.05)
+    assert taken < 1 + 100 * 5 + 10
+
+
+@pytest.mark.parametrize("text", ["", "2000", "2000:", "x:10", "2000:0", "-5:10", "1000:10,"])
+def test_a_bad_profile_names_the_form(text: str) -> None:
+    with pytest.raises(ValueError, match="RATE:SECONDS"):
+        parse_profile(text)
+
+
+def test_a_profile_is_parsed_in_order() -> None:
+    assert parse_profile("2000:120, 10000:60,2000:1.5") == [
+        Step(2000, 120),
+        Step(10000, 60),
+        Step(2000, 1.5),
+    ]
 
 
 def test_schedule_keeps_the_original_gaps_divided_by_speedup() -> None:
@@ -113,6 +158,20 @@ def test_timing_now_shifts_every_event_by_one_offset() -> None:
     times.sort()
     assert times[1] - times[0] == timedelta(seconds=90)  # the gap is kept
     assert abs(times[0] - before) < timedelta(seconds=5)
+
+
+def test_timing_send_makes_every_event_happen_when_it_is_sent() -> None:
+    events_url, dead_url = buses()
+    sender = EventSender(open_bus(events_url), open_bus(dead_url), source="t")
+    before = datetime.now(UTC)
+    Replayer(sender, timing="send").run(records()[:2])
+    after = datetime.now(UTC)
+    for value in read_all(events_url):
+        event = orjson.loads(value)
+        happened = datetime.fromisoformat(event["event_time"])
+        # The original times were in 2019 and 90 s apart: both are gone.
+        assert before - timedelta(milliseconds=1) <= happened <= after
+        assert datetime.fromisoformat(event["ingest_ts"]) - happened < timedelta(seconds=1)
 
 
 def test_limit_stops_early_and_still_flushes() -> None:

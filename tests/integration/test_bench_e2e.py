@@ -1,0 +1,83 @@
+"""``streamkit bench --quick`` on the real stack: the CI smoke run of the end-to-end benchmark.
+
+No thresholds on speed (the machine is shared and noisy): the run must complete, account for
+every record it sent, measure latency both ways for every phase, and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from adapters.registry import open_bus
+from tests.conftest import KAFKA_BOOTSTRAP, MONGO_URL, require_tcp
+from tests.support.pipeline_run import STREAMKIT
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.timeout(900)]
+
+
+def test_the_quick_run_measures_every_phase_and_loses_nothing(tmp_path: Path) -> None:
+    require_tcp(f"kafka://{KAFKA_BOOTSTRAP}", "Kafka")
+    require_tcp(MONGO_URL, "the MongoDB-wire server")
+    env = {
+        "STREAMKIT_BUS_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_raw",
+        "STREAMKIT_DEADLETTER_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_deadletter",
+        "STREAMKIT_HOT_STORE_URL": MONGO_URL,
+        "STREAMKIT_STATE_DIR": str(tmp_path / "state"),
+    }
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [*STREAMKIT, "bench", "--quick", "--no-up", "--api-rate", "50", "--out", str(results)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (report,) = results.iterdir()
+    summary = json.loads((report / "summary.json").read_text())
+
+    # Every record sent is counted once and archived; none is late, dead-lettered or lost.
+    accounts = summary["accounts"]
+    assert accounts["zero_loss"] is True, accounts
+    assert accounts["counted"] == accounts["replayed"] + accounts["markers"] > 100_000
+    assert accounts["lost"] == accounts["late_dropped"] == accounts["dead_lettered"] == 0
+
+    # One entry per phase with its rate and the end-to-end percentiles in ms, both ways.
+    phases = summary["phases"]
+    assert [p["name"] for p in phases] == [
+        "2,000/s",
+        "burst: steady 2,000/s",
+        "burst: peak 6,000/s",
+        "burst: back to 2,000/s",
+    ]
+    step = phases[0]
+    assert step["rate"] == 2000
+    assert 1_500 < step["throughput"]["published_per_s"] < 2_500
+    lat = step["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] and lat["count"] > 50_000
+    markers = step["marker_latency_ms"]
+    assert markers["seen"] == markers["sent"] >= 50
+    assert 0 < markers["p50"] <= markers["p95"] <= markers["p99"] <= markers["max"]
+    assert step["stages"]["batches"] >= 1
+    assert step["stages"]["spark_ms"]["triggerExecution"] > 0
+    assert {"job", "api", "replay", "kafka", "mongo"} <= set(step["usage"])
+    assert step["lag"]["flat"] in (True, False)
+    assert summary["burst"]["seconds"] is None or summary["burst"]["seconds"] >= 0
+    # The API was loaded during the 2,000/s step.
+    assert summary["api"]["during"] == "2,000/s"
+    assert summary["api"]["statuses"] == {"200": summary["api"]["requests"]}
+
+    for name in ("summary.md", "latency.png", "lag.png", "throughput.png", "batches.jsonl"):
+        assert (report / name).stat().st_size > 0, name
+    assert "| 2,000/s |" in (report / "summary.md").read_text()
+    # The sandbox is gone: its topics and files.
+    stamp = report.name.removesuffix("-e2e").lower()
+    assert not (tmp_path / "state" / "bench" / report.name.removesuffix("-e2e")).exists()
+    topics = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/events_raw").admin.list_topics().topics  # type: ignore[attr-defined]
+    assert not [t for t in topics if t.startswith(f"bench_{stamp}")]
