@@ -75,6 +75,10 @@ class PipelineSettings(BaseModel):
     # Append each batch's progress (Spark's phase durations, each sink's seconds,
     # offsets) as one JSON line to this file; empty: off. For benchmarks and tuning.
     progress_log: str = ""
+    # Append the stream operator's own timings per batch (unpacking its state, dedup,
+    # sessions, ...) as JSON lines to this file; empty: off. Local mode only (the
+    # operator runs in Spark's Python workers, which must share this disk).
+    operator_profile: str = ""
 
 
 class ApiSettings(BaseModel):

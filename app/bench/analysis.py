@@ -159,6 +159,18 @@ def stages(
     }
 
 
+def operator(laps: Sequence[Mapping[str, Any]], start: float, end: float) -> dict[str, Any]:
+    """Medians of the stream operator's own timings (ms) and sizes over the phase's batches."""
+    inside = [lap for lap in laps if start <= lap["at"] < end and lap.get("rows")]
+    if not inside:
+        return {}
+    names = [k for k in inside[-1] if k != "at"]
+    return {
+        name: round(statistics.median(float(lap.get(name, 0)) for lap in inside), 1)
+        for name in names
+    }
+
+
 def oldest_wait_ms(
     batch: Mapping[str, Any], batches: Sequence[Mapping[str, Any]], samples: Sequence[Sample]
 ) -> float | None:

@@ -182,6 +182,7 @@ class Recorded:
     api: dict[str, Any] | None
     batches: list[dict[str, Any]]
     job_env: dict[str, str]
+    operator: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _run(
@@ -189,7 +190,11 @@ def _run(
 ) -> Recorded:
     settings = sandbox.settings
     progress_log = report_dir / "batches.jsonl"
-    job_env = {"STREAMKIT_PIPELINE__PROGRESS_LOG": str(progress_log), **options.job_env}
+    job_env = {
+        "STREAMKIT_PIPELINE__PROGRESS_LOG": str(progress_log),
+        "STREAMKIT_PIPELINE__OPERATOR_PROFILE": str(report_dir / "operator.jsonl"),
+        **options.job_env,
+    }
     if options.trigger_seconds is not None:
         job_env["STREAMKIT_PIPELINE__TRIGGER_SECONDS"] = f"{options.trigger_seconds:g}"
     job = BackgroundJob(
@@ -231,6 +236,7 @@ def _run(
             replay_output=replay_log.read_text(),
             api=loader.result,
             batches=_batches(progress_log),
+            operator=_batches(report_dir / "operator.jsonl"),
             job_env=job_env,
         )
     finally:
@@ -409,6 +415,7 @@ def _summarize(
                 "marker_latency_ms": analysis.marker_latency(markers, t.start, t.end),
                 "lag": analysis.lag_verdict(samples, t),
                 "stages": analysis.stages(recorded.batches, samples, t.start, t.end),
+                "operator_ms": analysis.operator(recorded.operator, t.start, t.end),
                 "usage": analysis.usage(samples, t.start, t.end),
             }
         )
@@ -488,7 +495,11 @@ def _conditions(settings: Settings, options: E2eOptions, recorded: Recorded) -> 
         "trigger_seconds": trigger,
         "max_records_per_batch": settings.pipeline.max_records_per_batch,
         "spark_master": settings.spark.master,
-        "job_env": {k: v for k, v in recorded.job_env.items() if "PROGRESS_LOG" not in k},
+        "job_env": {
+            k: v
+            for k, v in recorded.job_env.items()
+            if not k.endswith(("PROGRESS_LOG", "OPERATOR_PROFILE"))
+        },
         "hot_store_server": "mongod" if shutil.which("mongod") else "FerretDB (SQLite)",
         "api_cache_s": settings.api.cache_s,
         "marker_lead_minutes": 3,

@@ -143,6 +143,14 @@ def markdown(summary: dict[str, Any]) -> str:
         cells = [p["name"], st["batches"], _n(st["input_rows_median"])]
         cells += [_n(spark.get(k)) for k in _STAGES] + [sink]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    laps = [p for p in summary["phases"] if p.get("operator_ms")]
+    if laps:
+        names = list(laps[0]["operator_ms"])
+        lines += ["", "## Inside the stream operator (medians per batch: ms; sizes)", ""]
+        lines += ["| phase | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for p in laps:
+            cells = [_n(p["operator_ms"].get(n)) for n in names]
+            lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
     lines += ["", "## CPU (% of one core, mean) and memory (MiB, peak) per service", ""]
     services = sorted({s for p in summary["phases"] for s in p["usage"]})
     lines += ["| phase | " + " | ".join(services) + " |", "|---" * (len(services) + 1) + "|"]

@@ -66,7 +66,13 @@ class TreeSampler:
             members = [root, *root.children(recursive=True)]
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return []
-        return [self._process(p.pid, p) for p in members]
+        tree = []
+        for member in members:
+            try:
+                tree.append(self._process(member.pid, member))
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                continue  # it ended (or changed hands) between the listing and now
+        return tree
 
     def _process(self, pid: int, fresh: psutil.Process | None = None) -> psutil.Process:
         known = self._known.get(pid)

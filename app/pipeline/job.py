@@ -10,6 +10,7 @@ restarted job resumes where the last committed batch ended.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from adapters.ports import Bus
 from app import bootstrap
+from app.pipeline import profile
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
 from app.pipeline.operator import operate
@@ -53,6 +55,9 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
     try:
         partitions = ports.bus.partitions()  # a clear error now if the topic is missing
         out(f"reading {ports.bus.topic} ({partitions} partitions) from {ports.bus.url}")
+        if settings.pipeline.operator_profile:
+            # Spark's Python workers inherit the driver's environment (local mode).
+            os.environ[profile.ENV] = settings.pipeline.operator_profile
         # One state partition: the operator has a single key, so a second
         # partition would only open (and commit) an empty state store per batch.
         spark = build_session(

@@ -39,6 +39,7 @@ from app.events.contract import Event
 from app.events.rejects import Reason
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
+from app.pipeline.profile import Stopwatch
 from app.pipeline.state import SCHEMA, TABLE_COLUMNS, Clock
 
 MINUTE_MS = 60_000
@@ -101,8 +102,13 @@ class StreamOperator(StatefulProcessor):
         self, key: Any, rows: Iterator[pd.DataFrame], timerValues: Any
     ) -> Iterator[pd.DataFrame]:  # noqa: N802, N803 - Spark's names
         """One batch: every row of it, since there is one key."""
+        watch = Stopwatch()
         batch = pd.concat(list(rows), ignore_index=True)
-        clock = Clock(self.state.get() if self.state.exists() else None)
+        watch.lap("read_rows")
+        row = self.state.get() if self.state.exists() else None
+        watch.lap("state_get")
+        clock = Clock(row)
+        watch.lap("unpack")
         table = {int(r[0]): r.copy() for r in clock.table}
         touched: set[int] = set()
         parts: list[pd.DataFrame] = []
@@ -121,18 +127,36 @@ class StreamOperator(StatefulProcessor):
 
         valid = batch[batch["reason"].isna()]
         if len(valid):
-            touched |= self._events(valid, clock, table, parts)
+            touched |= self._events(valid, clock, table, parts, watch)
 
         clock.table = np.array(list(table.values()), np.int64).reshape(-1, len(TABLE_COLUMNS))
         closing = self._finalise(clock)
         closed, clock.open_sessions = sessions.close(clock.open_sessions, clock.watermark)
         parts.append(closed.assign(kind=Kind.SESSION.value))
+        watch.lap("close")
         parts.append(self._documents(clock, touched | closing, closing))
-        self.state.update(clock.packed())
-        yield conform(pd.concat(parts, ignore_index=True))
+        packed = clock.packed()
+        watch.lap("documents_pack")
+        self.state.update(packed)
+        watch.lap("state_update")
+        out = conform(pd.concat(parts, ignore_index=True))
+        watch.lap("conform")
+        watch.write(
+            rows=len(batch),
+            ids=len(clock.ids),
+            user_minutes=len(clock.users),
+            open_sessions=len(clock.open_sessions),
+            state_bytes=sum(len(blob) for blob in packed[1:]),
+        )
+        yield out
 
     def _events(
-        self, valid: pd.DataFrame, clock: Clock, table: dict[int, np.ndarray], parts: list[Any]
+        self,
+        valid: pd.DataFrame,
+        clock: Clock,
+        table: dict[int, np.ndarray],
+        parts: list[Any],
+        watch: Stopwatch,
     ) -> set[int]:
         times = _ms(valid["event_time"])
         minutes = times // MINUTE_MS * MINUTE_MS
@@ -147,7 +171,7 @@ class StreamOperator(StatefulProcessor):
 
         hashes = _hash(valid["event_id"])
         first_in_batch = ~pd.Series(hashes).duplicated().to_numpy()
-        new = ~late & first_in_batch & ~np.isin(hashes, clock.ids)
+        new = ~late & first_in_batch & ~clock.seen(hashes)
         fresh = valid[new]
         parts.append(fresh[[*EVENT_FIELDS, *POSITION]].assign(kind=Kind.EVENT.value))
         for kind, column in zip(_TYPES, TABLE_COLUMNS[1:5], strict=True):
@@ -155,10 +179,10 @@ class StreamOperator(StatefulProcessor):
         revenue = _cents(fresh)
         _add(table, minutes[new], "revenue_cents", revenue)
 
-        pairs = np.column_stack([minutes[new], _hash(fresh["user_id"]).view(np.int64)])
-        clock.users = np.unique(np.concatenate([clock.users, pairs]), axis=0)
-        clock.ids = np.concatenate([clock.ids, hashes[new]])
-        clock.id_times = np.concatenate([clock.id_times, times[new]])
+        watch.lap("dedup_counts")
+        clock.add_users(minutes[new], _hash(fresh["user_id"]).view(np.int64))
+        clock.remember(hashes[new], times[new])
+        watch.lap("users_ids")
         clock.open_sessions = sessions.extend(
             clock.open_sessions,
             pd.DataFrame(
@@ -170,6 +194,7 @@ class StreamOperator(StatefulProcessor):
                 }
             ),
         )
+        watch.lap("sessions_extend")
         clock.max_ms = max(clock.max_ms, int(times.max()))
         return {int(m) for m in minutes[~late | counted_late]}
 

@@ -62,9 +62,11 @@ class Clock:
 
     * ``max_ms``: the greatest valid event time seen (-1 before any);
     * ``ids``/``id_times``: 64-bit hashes of the event ids of the last
-      10 minutes (+ one batch), with their event times, for dedup;
+      10 minutes (+ one batch), sorted, with their event times, for dedup: a
+      batch looks its ids up by binary search instead of sorting them all;
     * ``table``: the per-minute counts (:data:`TABLE_COLUMNS`), kept 7 days;
-    * ``users``: (minute, user hash) pairs of minutes not yet final;
+    * ``users``: distinct (minute, user hash) pairs of minutes not yet final,
+      grouped by minute;
     * ``open_sessions``: sessions the watermark has not closed.
     """
 
@@ -81,6 +83,10 @@ class Clock:
         self.max_ms = int(row[0])
         self.ids = np.frombuffer(row[1], np.uint64)
         self.id_times = np.frombuffer(row[2], np.int64)
+        if len(self.ids) > 1 and not bool(np.all(self.ids[1:] >= self.ids[:-1])):
+            # A checkpoint written before the ids were kept sorted.
+            order = np.argsort(self.ids, kind="stable")
+            self.ids, self.id_times = self.ids[order], self.id_times[order]
         self.table = np.frombuffer(row[3], np.int64).reshape(-1, len(TABLE_COLUMNS))
         self.users = np.frombuffer(row[4], np.int64).reshape(-1, 2)
         self.open_sessions = _from_ipc(row[5])
@@ -95,6 +101,35 @@ class Clock:
             self.users.tobytes(),
             _to_ipc(self.open_sessions),
         )
+
+    def seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of ``hashes`` are remembered ids (a binary search each)."""
+        if not len(self.ids):
+            return np.zeros(len(hashes), np.bool_)
+        at = np.minimum(np.searchsorted(self.ids, hashes), len(self.ids) - 1)
+        found: np.ndarray = self.ids[at] == hashes
+        return found
+
+    def remember(self, hashes: np.ndarray, times: np.ndarray) -> None:
+        """Add new ids (absent so far, distinct) with their event times, keeping the order."""
+        order = np.argsort(hashes, kind="stable")
+        hashes, times = hashes[order], times[order]
+        at = np.searchsorted(self.ids, hashes)
+        self.ids = np.insert(self.ids, at, hashes)
+        self.id_times = np.insert(self.id_times, at, times)
+
+    def add_users(self, minutes: np.ndarray, user_hashes: np.ndarray) -> None:
+        """Add (minute, user) pairs; only the minutes they touch are merged, 1-D."""
+        if not len(minutes):
+            return
+        touched = np.unique(minutes)
+        in_touched = np.isin(self.users[:, 0], touched)
+        merged = [self.users[~in_touched]]
+        for minute in touched:
+            known = self.users[in_touched & (self.users[:, 0] == minute), 1]
+            users = np.union1d(known, user_hashes[minutes == minute])
+            merged.append(np.column_stack([np.full(len(users), minute, np.int64), users]))
+        self.users = np.concatenate(merged)
 
     @property
     def watermark(self) -> int:

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from app.bench.usage import TreeSampler
@@ -58,3 +59,26 @@ def test_an_ended_service_is_absent(idle: subprocess.Popen[bytes]) -> None:
     idle.kill()
     idle.wait(timeout=10)
     assert sampler.sample() == {}
+
+
+def test_a_child_that_ends_before_its_first_reading_is_skipped(
+    busy_tree: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of a tree with short-lived children: listed, then gone when read."""
+    wait_for_child(busy_tree.pid)
+    real = psutil.Process.cpu_percent
+
+    def vanished(self: psutil.Process, interval: float | None = None) -> float:
+        if self.pid != busy_tree.pid:
+            raise psutil.NoSuchProcess(self.pid)
+        return real(self, interval)
+
+    monkeypatch.setattr(psutil.Process, "cpu_percent", vanished)
+    usage = TreeSampler({"tree": busy_tree.pid}).sample()
+    assert usage["tree"].processes == 1  # the parent; the child is skipped, not fatal
+
+
+def wait_for_child(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while not psutil.Process(pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)
