@@ -60,21 +60,34 @@ def within(samples: Sequence[Sample], start: float, end: float) -> list[Sample]:
 def histogram_latency(
     minutes: Iterable[Mapping[str, Any]], start: float, end: float
 ) -> dict[str, Any]:
-    """Percentiles of the merged histograms of the minutes whose middle is in ``[start, end)``."""
+    """Percentiles of the merged histograms of the minutes inside ``[start, end)``.
+
+    A histogram covers a whole minute and cannot be split: a minute that straddles two phases
+    would mix their traffic (a minute half in a 10,000/s burst is mostly burst). So only minutes
+    wholly inside the phase count; a phase that holds no whole minute (a 60 s burst seldom
+    does) takes the minutes it overlaps by more than half, and says so (``whole: false``).
+    """
+    docs = [d for d in minutes if d.get("latency")]
+    inside = [d for d in docs if start <= epoch(d["minute"]) and epoch(d["minute"]) + 60 <= end]
+    whole = bool(inside)
+    if not inside:
+        inside = [d for d in docs if _overlap(epoch(d["minute"]), start, end) > 30]
     merged: dict[str, int] = {}
-    used = 0
-    for doc in minutes:
-        middle = epoch(doc["minute"]) + 30
-        if start <= middle < end and doc.get("latency"):
-            merged = latency.merge(merged, doc["latency"])
-            used += 1
+    for doc in inside:
+        merged = latency.merge(merged, doc["latency"])
     top = max((latency.bucket_index(b) for b in merged), default=None)
     return {
         **latency.percentiles(merged, QUANTILES),
         "max_bucket": None if top is None else latency.upper_bound_ms(top),
         "count": latency.count(merged),
-        "minutes": used,
+        "minutes": len(inside),
+        "whole": whole,
     }
+
+
+def _overlap(minute: float, start: float, end: float) -> float:
+    """Seconds of the minute starting at ``minute`` that fall in ``[start, end)``."""
+    return max(0.0, min(minute + 60, end) - max(minute, start))
 
 
 def marker_latency(

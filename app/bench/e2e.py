@@ -41,10 +41,11 @@ from adapters.errors import ConfigurationError, StreamkitError
 from app import bootstrap
 from app.bench import analysis, vegeta
 from app.bench.api import RESULTS, machine
+from app.bench.backlog import committed_offsets
 from app.bench.plan import Kind, Plan
 from app.bench.probe import MarkerProbe
 from app.bench.report import markdown, targets
-from app.bench.sampler import Sampler
+from app.bench.sampler import Sample, Sampler
 from app.bench.usage import TreeSampler
 from app.demo import BackgroundJob
 from app.generate import Options, generate
@@ -422,6 +423,7 @@ def _summarize(
     accounts = _accounts(sandbox, recorded, minutes)
     per_minute = [(analysis.epoch(m["minute"]) + 30, analysis.minute_p95(m)) for m in minutes]
     plots = draw(report_dir, timed, samples, markers, per_minute)
+    _keep_recordings(report_dir, samples, markers)
     summary: dict[str, Any] = {
         "benchmark": "e2e",
         "label": options.label,
@@ -447,6 +449,19 @@ def _summarize(
     return summary
 
 
+def _keep_recordings(
+    report_dir: Path, samples: list[Sample], markers: list[tuple[float, float | None]]
+) -> None:
+    """The raw per-second samples and marker latencies, for analysing the run again."""
+    with (report_dir / "samples.jsonl").open("w") as out:
+        for s in samples:
+            usage = {k: [u.cpu_percent, u.rss_mib] for k, u in s.usage.items()}
+            out.write(json.dumps([s.at, s.published, s.committed, usage]) + "\n")
+    with (report_dir / "markers.jsonl").open("w") as out:
+        for at, seconds in markers:
+            out.write(json.dumps([at, seconds]) + "\n")
+
+
 def _accounts(
     sandbox: Sandbox, recorded: Recorded, minutes: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -468,17 +483,26 @@ def _accounts(
         time_column="event_time",
     ).num_rows
     sent = replayed + markers
+    # What the job had committed when it stopped (read after it did): every record of that
+    # comes out as counted, late or dead-lettered, whether the job drained or not.
+    committed = sum(committed_offsets(sandbox.checkpoint, sandbox.events.topic).values())
+    lost = committed - counted - late - dead
     return {
         "replayed": replayed,
         "replay_failed": failed,
         "markers": markers,
         "on_topic": published,
+        "committed": committed,
+        "uncommitted": published - committed,
         "counted": counted,
         "archived": archived,
         "late_dropped": late,
         "dead_lettered": dead,
-        "lost": sent - counted - late - dead,
-        "zero_loss": recorded.drained and counted == sent == published == archived and not failed,
+        "lost": lost,
+        "zero_loss": recorded.drained
+        and lost == 0
+        and counted == sent == published == archived
+        and not failed,
     }
 
 

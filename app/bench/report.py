@@ -44,7 +44,8 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "target": "burst: zero loss, back to steady within 60 s",
-                "measured": f"drained in {seconds} s (peak backlog {burst.get('peak_lag')})",
+                "measured": (f"drained in {seconds} s" if seconds is not None else "never drained")
+                + f" (peak backlog {burst.get('peak_lag'):,})",
                 "met": seconds is not None and seconds <= DRAIN_TARGET_S and zero_loss,
             }
         )
@@ -104,19 +105,26 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"Records: {a['replayed']:,} replayed + {a['markers']:,} markers; {a['on_topic']:,} on the "
-        f"topic; {a['counted']:,} counted, {a['archived']:,} archived, {a['late_dropped']:,} late, "
+        f"topic, {a['committed']:,} committed by the job ({a['uncommitted']:,} not yet); of those "
+        f"{a['counted']:,} counted, {a['archived']:,} archived, {a['late_dropped']:,} late, "
         f"{a['dead_lettered']:,} dead-lettered, {a['lost']:,} lost. Zero loss: **{a['zero_loss']}**"
-        + ("" if summary["drained"] else " (the job did not drain the backlog in time)")
+        + (
+            ""
+            if summary["drained"]
+            else " (the job had not drained the backlog when the run ended)"
+        )
         + ".",
         "",
         "Sustained rate (highest step with flat lag): "
         f"**{_n(summary['sustained_rate'])} events/s**.",
     ]
     if (burst := summary.get("burst")) is not None:
-        lines.append(
-            f"Burst: drained {burst['seconds']} s after the peak ended "
-            f"(peak backlog {_n(burst.get('peak_lag'))} records)."
+        drained = (
+            f"drained {burst['seconds']} s after the peak ended"
+            if burst["seconds"] is not None
+            else "never drained before the run ended"
         )
+        lines.append(f"Burst: {drained} (peak backlog {_n(burst.get('peak_lag'))} records).")
     if (api := summary.get("api")) is not None:
         if "error" in api:
             lines.append(f"API load failed: {api['error']}")

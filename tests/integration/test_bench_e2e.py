@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.registry import open_bus
+from app.settings import Settings
 from tests.conftest import KAFKA_BOOTSTRAP, MONGO_URL, require_tcp
 from tests.support.pipeline_run import STREAMKIT
 
@@ -27,8 +28,10 @@ def test_the_quick_run_measures_every_phase_and_loses_nothing(tmp_path: Path) ->
         "STREAMKIT_BUS_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_raw",
         "STREAMKIT_DEADLETTER_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_deadletter",
         "STREAMKIT_HOT_STORE_URL": MONGO_URL,
-        "STREAMKIT_STATE_DIR": str(tmp_path / "state"),
     }
+    # The stack's own state directory: the bench finds Kafka's and the hot store's pids there
+    # (to sample their CPU) and makes its sandbox under it.
+    state_dir = Settings().state_dir
     results = tmp_path / "results"
     done = subprocess.run(
         [*STREAMKIT, "bench", "--quick", "--no-up", "--api-rate", "50", "--out", str(results)],
@@ -78,6 +81,6 @@ def test_the_quick_run_measures_every_phase_and_loses_nothing(tmp_path: Path) ->
     assert "| 2,000/s |" in (report / "summary.md").read_text()
     # The sandbox is gone: its topics and files.
     stamp = report.name.removesuffix("-e2e").lower()
-    assert not (tmp_path / "state" / "bench" / report.name.removesuffix("-e2e")).exists()
+    assert not (state_dir / "bench" / report.name.removesuffix("-e2e")).exists()
     topics = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/events_raw").admin.list_topics().topics  # type: ignore[attr-defined]
     assert not [t for t in topics if t.startswith(f"bench_{stamp}")]
