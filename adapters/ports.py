@@ -156,6 +156,15 @@ class Bus(Protocol):
         ...
 
 
+@runtime_checkable
+class OffsetsBus(Bus, Protocol):
+    """A bus that can say where each partition ends (Kafka): how far behind a reader is."""
+
+    def end_offsets(self, timeout_s: float = 10.0) -> dict[int, int]:
+        """Each partition's end offset: the next offset to be written."""
+        ...
+
+
 # ----------------------------------------------------------------------- hot store
 
 Document = dict[str, Any]

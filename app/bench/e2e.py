@@ -36,8 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from adapters.bus.kafka import KafkaBus
 from adapters.errors import ConfigurationError, StreamkitError
+from adapters.ports import OffsetsBus
 from app import bootstrap
 from app.bench import analysis, vegeta
 from app.bench.api import RESULTS, machine
@@ -87,8 +87,8 @@ class Sandbox:
     """The benchmark's own topics, database, checkpoint and archive on the local stack."""
 
     settings: Settings
-    events: KafkaBus
-    deadletter: KafkaBus
+    events: OffsetsBus
+    deadletter: OffsetsBus
     root: Path
 
     @classmethod
@@ -113,7 +113,9 @@ class Sandbox:
             }
         )
         events, deadletter = bootstrap.bus(settings), bootstrap.deadletter(settings)
-        assert isinstance(events, KafkaBus) and isinstance(deadletter, KafkaBus)
+        if not isinstance(events, OffsetsBus) or not isinstance(deadletter, OffsetsBus):
+            msg = "the end-to-end benchmark needs a bus that reports its end offsets (Kafka)"
+            raise ConfigurationError(msg)
         events.ensure(3)
         deadletter.ensure(1)
         return cls(settings, events, deadletter, root)

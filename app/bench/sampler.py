@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.bus.kafka import KafkaBus
+from adapters.ports import OffsetsBus
 from app.bench.backlog import committed_offsets
 from app.bench.usage import TreeSampler, Usage
 
@@ -42,7 +42,7 @@ class Sampler:
 
     def __init__(
         self,
-        bus: KafkaBus,
+        bus: OffsetsBus,
         checkpoint: Path,
         services: TreeSampler,
         every_s: float = 1.0,
