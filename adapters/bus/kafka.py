@@ -51,6 +51,9 @@ _PRODUCER_DEFAULTS = {
     "message.timeout.ms": 120_000,
 }
 _BUFFER_FULL_RETRIES = 50
+#: Serve delivery callbacks every this many messages: per message, the call costs more than
+#: producing; a full local queue is served at once anyway (BufferError below).
+_POLL_EVERY = 64
 #: librdkafka's own log lines (connection refused while a broker restarts, ...)
 #: go through Python logging instead of straight to stderr, so the app decides.
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
@@ -90,6 +93,7 @@ class KafkaPublisher:
         self._producer = ck.Producer({**_PRODUCER_DEFAULTS, **config})
         self._delivered = 0
         self._failed: list[tuple[bytes, str]] = []
+        self._queued = 0
 
     def _on_delivery(self, err: ck.KafkaError | None, msg: ck.Message) -> None:
         if err is None:
@@ -110,7 +114,9 @@ class KafkaPublisher:
                     headers=list(headers.items()) if headers else None,
                     on_delivery=self._on_delivery,
                 )
-                self._producer.poll(0)
+                self._queued += 1
+                if self._queued % _POLL_EVERY == 0:
+                    self._producer.poll(0)  # serve delivery reports now and then, not per message
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports to make room.

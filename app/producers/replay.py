@@ -90,13 +90,15 @@ class Replayer:
         self._shift: timedelta | None = None
 
     def _event_time(self, event: dict[str, Any]) -> datetime | None:
-        ts = parse_utc(event.get("event_time"))
-        if ts is None or self.timing == "keep":
-            return ts
         if self.timing == "send":
             sent = datetime.now(UTC)
             event["event_time"] = _iso(sent)
             return sent
+        if self.timing == "keep" and self.schedule is None:
+            return None  # nothing reads the time: parsing it would only cost
+        ts = parse_utc(event.get("event_time"))
+        if ts is None or self.timing == "keep":
+            return ts
         if self._shift is None:
             self._shift = datetime.now(UTC) - ts
         shifted = ts + self._shift
