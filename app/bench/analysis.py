@@ -19,6 +19,7 @@ comes from its own stretch of time:
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,7 +163,16 @@ def stages(
             spark.setdefault(name, []).append(float(ms))
         for name, seconds in b.get("sink_stages", {}).items():
             sinks.setdefault(name, []).append(seconds * 1000)
-    waits = [w for b in inside if (w := oldest_wait_ms(b, batches, samples)) is not None]
+    # Each batch starts where the one before it in the log ended; the sample series once.
+    ordered = sorted(batches, key=lambda b: b["batch_id"])
+    first_offset = {b["batch_id"]: _offset_total(a) for a, b in itertools.pairwise(ordered)}
+    published = [s.published for s in samples]
+    waits = [
+        w
+        for b in inside
+        if b["batch_id"] in first_offset
+        and (w := _wait_ms(b, first_offset[b["batch_id"]], published, samples)) is not None
+    ]
     return {
         "batches": len(inside),
         "input_rows_median": statistics.median(b["input_rows"] for b in inside),
@@ -196,7 +206,13 @@ def oldest_wait_ms(
     if not previous:
         return None
     first = _offset_total(max(previous, key=lambda b: b["batch_id"]))
-    published = [s.published for s in samples]
+    return _wait_ms(batch, first, [s.published for s in samples], samples)
+
+
+def _wait_ms(
+    batch: Mapping[str, Any], first: int, published: Sequence[int], samples: Sequence[Sample]
+) -> float | None:
+    """:func:`oldest_wait_ms` for a batch starting at offset total ``first``."""
     i = bisect.bisect_right(published, first)
     if i == 0 or i == len(samples):
         return None

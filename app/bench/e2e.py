@@ -52,7 +52,7 @@ from app.generate import Options, generate
 from app.generate.faults import Fractions
 from app.localstack.paths import StackPaths
 from app.localstack.processes import running_record
-from app.pipeline.documents import HEALTH, KPI_MINUTES, SESSION_MINUTES, SESSIONS
+from app.pipeline.documents import JOB_COLLECTIONS, KPI_MINUTES
 from app.pipeline.sinks import EVENTS
 from app.serve import ApiProcess
 from app.settings import Settings
@@ -133,7 +133,7 @@ class Sandbox:
             bus.close()
         store = bootstrap.hot_store(self.settings)
         try:
-            for collection in (KPI_MINUTES, SESSIONS, SESSION_MINUTES, HEALTH):
+            for collection in JOB_COLLECTIONS:
                 with suppress(StreamkitError):
                     store.drop(collection)
         finally:

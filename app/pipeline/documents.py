@@ -28,6 +28,8 @@ SESSION_SUMS = ("sessions", "converted", "events", "duration_ms", "revenue_cents
 #: The job's health document (one, keyed by ``job``), written after each batch.
 HEALTH = "pipeline_health"
 JOB = "streamkit"
+#: Every collection the job writes: what dropping a job's database means.
+JOB_COLLECTIONS = (KPI_MINUTES, SESSIONS, SESSION_MINUTES, HEALTH)
 
 #: Stored integer fields shown as they are.
 COUNTS = (

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from adapters.ports import Bus
 from adapters.registry import open_hot_store
-from app.pipeline.documents import HEALTH, KPI_MINUTES, SESSION_MINUTES, SESSIONS
+from app.pipeline.documents import JOB_COLLECTIONS
 from app.settings import Settings
 from tests.conftest import MONGO_URL, require_tcp
 
@@ -38,6 +38,6 @@ def isolated_settings(
         yield settings
     finally:
         store = open_hot_store(settings.hot_store_url.get_secret_value())
-        for collection in (KPI_MINUTES, SESSIONS, SESSION_MINUTES, HEALTH):
+        for collection in JOB_COLLECTIONS:
             store.drop(collection)
         store.close()
