@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 
 from adapters.ports import Bus
 from app import bootstrap
-from app.pipeline import profile
+from app.pipeline import profile, state
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
 from app.pipeline.operator import operate
 from app.pipeline.sinks import Sinks
 from app.pipeline.source import bus_stream
+from app.pipeline.state import check_layout
 from app.pipeline.validate import parse_and_validate
 from app.settings import Settings
 from app.spark.session import build_session
@@ -74,6 +75,7 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
             retention=timedelta(days=settings.pipeline.hot_retention_days),
             crash=CrashPlan(settings.pipeline.crash_at),
         )
+        check_state_layout(spark, checkpoint_of(settings))
         sinks.prepare()
         progress_log = settings.pipeline.progress_log
         listener = HealthListener(
@@ -99,6 +101,17 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
         return RunSummary(listener.batches, listener.rows, time.monotonic() - started)
     finally:
         ports.close()
+
+
+def check_state_layout(spark: Any, checkpoint: str) -> None:
+    """Refuse a checkpoint whose operator state another layout wrote (before Spark reads it)."""
+    from adapters.filesystems import open_filesystem  # noqa: PLC0415 - needs pyarrow
+
+    filesystem, path = open_filesystem(f"{checkpoint.rstrip('/')}/state")
+    if filesystem.get_file_info(path).type.name == "NotFound":
+        return  # a new checkpoint, or one with no committed state yet
+    for row in spark.read.format("state-metadata").load(checkpoint).collect():
+        check_layout(state.state_variables(row["operatorProperties"]), checkpoint)
 
 
 def _write(sinks: Sinks, batch: Any, batch_id: int) -> None:

@@ -9,11 +9,13 @@ frames, and it
 
 * counts late rows (behind the watermark) for their minute and passes them on
   for the late archive, without using them;
-* drops duplicates by ``event_id`` (64-bit hashes of the ids of the last
-  10 minutes + one batch, kept with their event times so the set stays bounded);
+* drops duplicates by ``event_id`` within the event's minute (a re-sent event
+  keeps its event time): each minute not yet final remembers the 64-bit hashes
+  of its ids, so a batch reads and writes only the minutes it touches;
 * aggregates on-time first copies per minute, with distinct users per minute
   (which equal the minute's server-side sessions, docs/pipeline.md);
-* extends the users' open sessions and emits those the watermark closes;
+* appends the counted events for sessions, and once a minute of watermark
+  merges them into the open sessions and emits those the watermark closes;
 * counts rejected records for the minute of their event time, else their
   publish time, and passes them on for the dead-letter topic;
 * marks a minute final once the next batch's watermark has passed its end.
@@ -40,9 +42,17 @@ from app.events.rejects import Reason
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
 from app.pipeline.profile import Stopwatch
-from app.pipeline.state import SCHEMA, TABLE_COLUMNS, Clock
+from app.pipeline.state import (
+    MINUTE_MS,
+    TABLE_COLUMNS,
+    Ledger,
+    Progress,
+    column,
+    empty_counts,
+    merge_sorted,
+    seen,
+)
 
-MINUTE_MS = 60_000
 #: Final minutes are kept this long (event time) so late arrivals still update them.
 KEEP_FINAL_MS = 7 * 24 * 3_600_000
 _TYPES = ("page_view", "add_to_cart", "purchase", "remove_from_cart")
@@ -81,22 +91,37 @@ def _cents(fresh: pd.DataFrame) -> np.ndarray:
     return revenue
 
 
-def _add(
-    table: dict[int, np.ndarray], minutes: np.ndarray, column: str, values: np.ndarray
-) -> None:
-    index = TABLE_COLUMNS.index(column)
-    for minute, total in pd.Series(values).groupby(minutes).sum().items():
-        row = table.setdefault(int(minute), np.zeros(len(TABLE_COLUMNS), np.int64))
-        row[0] = int(minute)
-        row[index] += int(total)
+class _Counts:
+    """The counts of the minutes one batch touches: each read once, written once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.rows: dict[int, np.ndarray] = {}
+        self.created: set[int] = set()
+
+    def row(self, minute: int) -> np.ndarray:
+        """A minute's counts, read on first use; a minute with none starts at zero."""
+        if minute not in self.rows:
+            stored = self._ledger.counts(minute)
+            if stored is None:
+                stored = empty_counts(minute)
+                self.created.add(minute)
+            self.rows[minute] = stored
+        return self.rows[minute]
+
+    def add(self, minutes: np.ndarray, name: str, values: np.ndarray) -> None:
+        """Add ``values`` to column ``name`` of their minutes."""
+        index = column(name)
+        for minute, total in pd.Series(values).groupby(minutes).sum().items():
+            self.row(int(minute))[index] += int(total)
 
 
 class StreamOperator(StatefulProcessor):
     """The single-key operator; see the module docstring."""
 
     def init(self, handle: StatefulProcessorHandle) -> None:
-        """Open the one value state (see :class:`app.pipeline.state.Clock`)."""
-        self.state = handle.getValueState("clock", SCHEMA)
+        """Open the state variables (see :mod:`app.pipeline.state`)."""
+        self.ledger = Ledger(handle)
 
     def handleInputRows(
         self, key: Any, rows: Iterator[pd.DataFrame], timerValues: Any
@@ -105,11 +130,10 @@ class StreamOperator(StatefulProcessor):
         watch = Stopwatch()
         batch = pd.concat(list(rows), ignore_index=True)
         watch.lap("read_rows")
-        row = self.state.get() if self.state.exists() else None
-        watch.lap("state_get")
-        clock = Clock(row)
-        watch.lap("unpack")
-        table = {int(r[0]): r.copy() for r in clock.table}
+        ledger = self.ledger
+        ledger.bytes_written = 0
+        progress = ledger.progress()
+        counts = _Counts(ledger)
         touched: set[int] = set()
         parts: list[pd.DataFrame] = []
 
@@ -121,119 +145,166 @@ class StreamOperator(StatefulProcessor):
             future = rejected["reason"] == Reason.FUTURE_EVENT_TIME.value
             when = rejected["parsed_event_time"].mask(future).fillna(rejected["publish_time"])
             minutes = _ms(when) // MINUTE_MS * MINUTE_MS
-            _add(table, minutes, "deadlettered", np.ones(len(rejected), np.int64))
+            counts.add(minutes, "deadlettered", np.ones(len(rejected), np.int64))
             touched.update(int(m) for m in minutes)
             parts.append(rejected[["raw", "reason", *POSITION]].assign(kind=Kind.REJECT.value))
+        watch.lap("rejects")
 
         valid = batch[batch["reason"].isna()]
+        fresh = _no_events()
         if len(valid):
-            touched |= self._events(valid, clock, table, parts, watch)
+            minutes_touched, fresh = self._events(valid, progress, counts, parts, watch)
+            touched |= minutes_touched
 
-        clock.table = np.array(list(table.values()), np.int64).reshape(-1, len(TABLE_COLUMNS))
-        closing = self._finalise(clock)
-        closed, clock.open_sessions = sessions.close(clock.open_sessions, clock.watermark)
-        parts.append(closed.assign(kind=Kind.SESSION.value))
-        watch.lap("close")
-        parts.append(self._documents(clock, touched | closing, closing))
-        packed = clock.packed()
-        watch.lap("documents_pack")
-        self.state.update(packed)
-        watch.lap("state_update")
+        closing, forgotten = self._finalise(progress, counts)
+        watch.lap("finalise")
+        parts.append(self._sessions(progress, fresh))
+        watch.lap("sessions")
+        documents = (touched | closing) - forgotten
+        parts.append(self._documents(counts, documents, closing, progress.watermark))
+        for minute in documents:
+            ledger.save_counts(counts.rows[minute])
+        ledger.save_progress(progress)
+        watch.lap("documents_save")
         out = conform(pd.concat(parts, ignore_index=True))
         watch.lap("conform")
         watch.write(
             rows=len(batch),
-            ids=len(clock.ids),
-            user_minutes=len(clock.users),
-            open_sessions=len(clock.open_sessions),
-            state_bytes=sum(len(blob) for blob in packed[1:]),
+            minutes_read=len(counts.rows),
+            open_minutes=len(progress.open_minutes),
+            state_bytes_written=ledger.bytes_written,
         )
         yield out
 
     def _events(
         self,
         valid: pd.DataFrame,
-        clock: Clock,
-        table: dict[int, np.ndarray],
+        progress: Progress,
+        counts: _Counts,
         parts: list[Any],
         watch: Stopwatch,
-    ) -> set[int]:
+    ) -> tuple[set[int], pd.DataFrame]:
+        """Count a batch's valid events; return the minutes touched and the counted events."""
         times = _ms(valid["event_time"])
         minutes = times // MINUTE_MS * MINUTE_MS
-        late = times < clock.watermark
+        late = times < progress.watermark
         # A late event for a minute already forgotten (older than KEEP_FINAL_MS)
         # cannot be added to its document without clobbering it: archived, not counted.
-        counted_late = late & (minutes >= clock.max_ms - KEEP_FINAL_MS)
-        _add(
-            table, minutes[counted_late], "late_dropped", np.ones(int(counted_late.sum()), np.int64)
+        counted_late = late & (minutes >= progress.max_ms - KEEP_FINAL_MS)
+        counts.add(
+            minutes[counted_late], "late_dropped", np.ones(int(counted_late.sum()), np.int64)
         )
         parts.append(valid.loc[late, [*EVENT_FIELDS, *POSITION]].assign(kind=Kind.LATE.value))
 
         hashes = _hash(valid["event_id"])
-        first_in_batch = ~pd.Series(hashes).duplicated().to_numpy()
-        new = ~late & first_in_batch & ~clock.seen(hashes)
+        users = _hash(valid["user_id"]).view(np.int64)
+        # A re-sent event keeps its event time, so its first copy is in the same minute:
+        # each minute remembers its own ids, and a batch reads only its minutes' ids.
+        first_in_batch = ~pd.DataFrame({"id": hashes, "minute": minutes}).duplicated().to_numpy()
+        new = ~late & first_in_batch
+        for minute in np.unique(minutes[new]):
+            at = np.flatnonzero(new & (minutes == minute))
+            known = self.ledger.ids(int(minute))
+            repeated = seen(known, hashes[at])
+            new[at[repeated]] = False
+            at = at[~repeated]
+            minute_users = np.union1d(self.ledger.users(int(minute)), users[at])
+            self.ledger.save_minute_sets(int(minute), merge_sorted(known, hashes[at]), minute_users)
+            counts.row(int(minute))[column("sessions")] = len(minute_users)
+        watch.lap("dedup_users")
+
         fresh = valid[new]
         parts.append(fresh[[*EVENT_FIELDS, *POSITION]].assign(kind=Kind.EVENT.value))
-        for kind, column in zip(_TYPES, TABLE_COLUMNS[1:5], strict=True):
-            _add(table, minutes[new], column, (fresh["event_type"] == kind).to_numpy(np.int64))
+        for kind, name in zip(_TYPES, TABLE_COLUMNS[1:5], strict=True):
+            counts.add(minutes[new], name, (fresh["event_type"] == kind).to_numpy(np.int64))
         revenue = _cents(fresh)
-        _add(table, minutes[new], "revenue_cents", revenue)
-
-        watch.lap("dedup_counts")
-        clock.add_users(minutes[new], _hash(fresh["user_id"]).view(np.int64))
-        clock.remember(hashes[new], times[new])
-        watch.lap("users_ids")
-        clock.open_sessions = sessions.extend(
-            clock.open_sessions,
-            pd.DataFrame(
-                {
-                    "user_id": fresh["user_id"].to_numpy(object),
-                    "time_ms": times[new],
-                    "event_type": fresh["event_type"].to_numpy(object),
-                    "revenue_cents": revenue,
-                }
-            ),
+        counts.add(minutes[new], "revenue_cents", revenue)
+        progress.max_ms = max(progress.max_ms, int(times.max()))
+        watch.lap("counts")
+        counted = pd.DataFrame(
+            {
+                "user_id": fresh["user_id"].to_numpy(object),
+                "time_ms": times[new],
+                "event_type": fresh["event_type"].to_numpy(object),
+                "revenue_cents": revenue,
+            }
         )
-        watch.lap("sessions_extend")
-        clock.max_ms = max(clock.max_ms, int(times.max()))
-        return {int(m) for m in minutes[~late | counted_late]}
+        return {int(m) for m in minutes[~late | counted_late]}, counted
+
+    def _finalise(self, progress: Progress, counts: _Counts) -> tuple[set[int], set[int]]:
+        """Close minutes the next batch's watermark has passed; forget what is no longer needed.
+
+        Returns the minutes closing now and the minutes forgotten (older than 7 days).
+        """
+        watermark = progress.watermark
+        created = np.array(sorted(counts.created), np.int64)
+        open_minutes = np.union1d(progress.open_minutes, created)
+        closing = open_minutes[open_minutes + MINUTE_MS <= watermark]
+        for minute in closing:
+            counts.row(int(minute))[column("final")] = 1
+            self.ledger.forget_minute_sets(int(minute))
+        progress.open_minutes = open_minutes[open_minutes + MINUTE_MS > watermark]
+        kept = np.union1d(progress.kept_minutes, created)
+        horizon = progress.max_ms - KEEP_FINAL_MS
+        forgotten = {int(m) for m in kept[kept < horizon]}
+        for minute in forgotten - counts.created:
+            self.ledger.forget_counts(minute)
+        progress.kept_minutes = kept[kept >= horizon]
+        progress.open_minutes = progress.open_minutes[progress.open_minutes >= horizon]
+        return {int(m) for m in closing}, forgotten
+
+    def _sessions(self, progress: Progress, counted: pd.DataFrame) -> pd.DataFrame:
+        """Closed sessions, when the watermark's minute has moved; else park the events.
+
+        A session closes once the watermark, rounded down to its minute, has passed
+        its end by the gap. Between two moves of that minute nothing can close (an
+        on-time event is at or after the watermark), so the batch's events are only
+        appended, and the open sessions are read, merged and written once a minute.
+        """
+        cut = progress.session_cut
+        if cut <= progress.merged_at:
+            if len(counted):
+                self.ledger.add_pending(counted)
+            return sessions.records(sessions.empty()).assign(kind=Kind.SESSION.value)
+        pending = [f for f in (self.ledger.take_pending(), counted) if len(f)]
+        open_sessions = self.ledger.open_sessions()
+        if pending:
+            open_sessions = sessions.extend(open_sessions, pd.concat(pending, ignore_index=True))
+        closed, still_open = sessions.close(open_sessions, cut)
+        self.ledger.save_open_sessions(still_open)
+        progress.merged_at = cut
+        return closed.assign(kind=Kind.SESSION.value)
 
     @staticmethod
-    def _finalise(clock: Clock) -> set[int]:
-        """Close minutes the next batch's watermark has passed; forget what is no longer needed."""
-        watermark = clock.watermark
-        keep = clock.id_times >= watermark
-        clock.ids, clock.id_times = clock.ids[keep], clock.id_times[keep]
-        table = clock.table.copy()
-        final = TABLE_COLUMNS.index("final")
-        closing = (table[:, final] == 0) & (table[:, 0] + MINUTE_MS <= watermark)
-        for i in np.flatnonzero(closing):
-            table[i, TABLE_COLUMNS.index("sessions")] = int(
-                (clock.users[:, 0] == table[i, 0]).sum()
-            )
-            table[i, final] = 1
-        clock.users = clock.users[clock.users[:, 0] + MINUTE_MS > watermark]
-        clock.table = table[table[:, 0] >= clock.max_ms - KEEP_FINAL_MS]
-        return {int(m) for m in table[closing, 0]}
-
-    @staticmethod
-    def _documents(clock: Clock, touched: set[int], closing: set[int]) -> pd.DataFrame:
-        rows = clock.table[np.isin(clock.table[:, 0], list(touched))]
-        out = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-        open_minutes = out["final"] == 0
-        live = [int((clock.users[:, 0] == m).sum()) for m in out.loc[open_minutes, "minute"]]
-        out.loc[open_minutes, "sessions"] = live
+    def _documents(
+        counts: _Counts, minutes: set[int], closing: set[int], watermark: int
+    ) -> pd.DataFrame:
+        rows = [counts.rows[m] for m in sorted(minutes)]
+        out = pd.DataFrame(
+            np.array(rows, np.int64).reshape(-1, len(TABLE_COLUMNS)), columns=list(TABLE_COLUMNS)
+        )
         out["events"] = out[["page_views", "add_to_carts", "purchases", "remove_from_carts"]].sum(
             axis=1
         )
         out["closing"] = out["minute"].isin(closing)
         out["final"] = out["final"].astype(bool)
-        out["watermark"] = pd.to_datetime(max(clock.watermark, 0), unit="ms", utc=True)
+        out["watermark"] = pd.to_datetime(max(watermark, 0), unit="ms", utc=True)
         out["minute"] = pd.to_datetime(out["minute"], unit="ms", utc=True)
         return out.assign(kind=Kind.MINUTE.value)
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(dtype=object),
+            "time_ms": pd.Series(dtype=np.int64),
+            "event_type": pd.Series(dtype=object),
+            "revenue_cents": pd.Series(dtype=np.int64),
+        }
+    )
 
 
 def operate(checked: DataFrame) -> DataFrame:

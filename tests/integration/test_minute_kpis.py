@@ -1,4 +1,5 @@
-"""The stream operator's minutes and sessions equal the independent oracle's, batch by batch.
+"""The stream operator's minutes and sessions equal the independent oracle's, batch by batch;
+its state layout guards the checkpoint.
 
 A file source with one file per micro-batch fixes the batch boundaries, so
 the oracle knows exactly which events each batch's watermark made late.
@@ -12,11 +13,14 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
+from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
 from app.events.contract import Event
 from app.events.rejects import validate
 from app.generate import Options, generate
+from app.pipeline.job import check_state_layout
 from app.pipeline.operator import operate
+from app.pipeline.state import LayoutError
 from app.pipeline.validate import parse_and_validate
 from app.producers.formats import Format, read
 from app.settings import Settings
@@ -99,3 +103,43 @@ def test_every_minute_matches_the_oracle(spark, tmp_path: Path) -> None:  # type
         everything.loc[everything["kind"] == "event", "event_time"].max(), tz="UTC"
     )
     assert_sessions_match(emitted_sessions.rename(columns={"sid": "session_id"}), oracle, last_time)
+
+
+class _OneRowLayout(StatefulProcessor):
+    """The state layout before the split: one value named ``clock``."""
+
+    def init(self, handle: StatefulProcessorHandle) -> None:
+        self.clock = handle.getValueState("clock", "max_ms long")
+
+    def handleInputRows(self, key, rows, timerValues):  # type: ignore[no-untyped-def]  # noqa: N802, N803
+        self.clock.update((sum(len(r) for r in rows),))
+        yield pd.DataFrame({"n": [1]})
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_checkpoint_of_the_old_state_layout_is_refused_before_the_query_starts(
+    spark, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "0.txt").write_text("x\n")
+    checkpoint = str(tmp_path / "checkpoint")
+    query = (
+        spark.readStream.text(str(source))
+        .withColumn("clock", F.lit(0))
+        .groupBy("clock")
+        .transformWithStateInPandas(_OneRowLayout(), "n long", "update", "None")
+        .writeStream.format("memory")
+        .queryName("old_layout")
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    with pytest.raises(LayoutError, match="clock.*streamkit pipeline --reset"):
+        check_state_layout(spark, checkpoint)
+    check_state_layout(spark, str(tmp_path / "new"))  # nothing there yet: accepted

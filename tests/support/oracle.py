@@ -110,7 +110,8 @@ def compute(
         late, ambiguous = _lateness(events, margin)
     events["minute"] = events["event_time"].dt.floor("min")
     on_time = events[~late]
-    counted = on_time.drop_duplicates("event_id", keep="first")
+    # The first copy of an id within its event-time minute (a re-sent event keeps its time).
+    counted = on_time.drop_duplicates(["event_id", "minute"], keep="first")
     return OracleResult(_minutes(counted, events[late]), _sessions(counted), ambiguous)
 
 
@@ -157,5 +158,7 @@ def _sessions(counted: pd.DataFrame) -> pd.DataFrame:
 
 
 def closed(sessions: pd.DataFrame, last_event_time: pd.Timestamp) -> pd.DataFrame:
-    """Sessions ending more than 40 minutes (gap + watermark) before the last event time."""
-    return sessions[sessions["end"] < last_event_time - SESSION_GAP - WATERMARK]
+    """Sessions closed once the watermark reached ``last_event_time`` - 10 minutes: those
+    ending more than the gap before that watermark, rounded down to its minute."""
+    cut = (last_event_time - WATERMARK).floor("min")
+    return sessions[sessions["end"] + SESSION_GAP < cut]

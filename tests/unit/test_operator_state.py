@@ -1,42 +1,153 @@
-"""The operator state's bookkeeping: ids found by binary search, users merged per minute."""
+"""The stream operator's split state, driven batch by batch through pyspark's ``TwsTester``.
+
+``TwsTester`` runs the real :class:`StreamOperator` against in-memory state
+variables (no JVM), so these tests see what a batch reads, writes and forgets.
+The whole job against the oracle is ``tests/integration/test_minute_kpis.py``.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql.streaming.tws_tester import TwsTester
 
-from app.pipeline.state import Clock
+from app.pipeline.operator import StreamOperator
+from app.pipeline.state import LayoutError, check_layout, merge_sorted, seen, state_variables
+
+KEY = (0,)
 
 
-def test_remembered_ids_are_found_and_others_not() -> None:
+def batch(*events: tuple[str, str, str, str]) -> pd.DataFrame:
+    """Valid events ``(event_id, event_time, event_type, user_id)`` as the operator gets them."""
+    times = pd.to_datetime([e[1] for e in events], utc=True)
+    n = len(events)
+    return pd.DataFrame(
+        {
+            "reason": [None] * n,
+            "parsed_event_time": times,
+            "event_id": [e[0] for e in events],
+            "event_time": times,
+            "event_type": [e[2] for e in events],
+            "user_id": [e[3] for e in events],
+            "session_id": [None] * n,
+            "product_id": ["p"] * n,
+            "category": [None] * n,
+            "brand": [None] * n,
+            "price": [Decimal("2.50") if e[2] == "purchase" else None for e in events],
+            "quantity": [1] * n,
+            "currency": ["USD"] * n,
+            "source": ["test"] * n,
+            "ingest_ts": times,
+            "schema_version": [1] * n,
+            "partition": [0] * n,
+            "offset": list(range(n)),
+            "publish_time": times,
+            "raw": [None] * n,
+            "clock": [0] * n,
+        }
+    )
+
+
+@pytest.fixture
+def tester() -> TwsTester:
+    return TwsTester(StreamOperator(), outputMode="Update")
+
+
+def minutes(out: pd.DataFrame) -> pd.DataFrame:
+    rows = out[out["kind"] == "minute"].copy()
+    rows["minute"] = rows["minute"].dt.strftime("%H:%M")
+    return rows.set_index("minute")
+
+
+def test_a_resent_event_counts_once_and_an_id_in_another_minute_counts_again(
+    tester: TwsTester,
+) -> None:
+    tester.testInPandas(KEY, batch(("a", "2026-01-01T10:00:05Z", "page_view", "u1")))
+    out = tester.testInPandas(
+        KEY,
+        batch(
+            ("a", "2026-01-01T10:00:05Z", "page_view", "u1"),  # re-sent
+            ("a", "2026-01-01T10:01:05Z", "purchase", "u2"),  # another minute
+            ("b", "2026-01-01T10:00:20Z", "add_to_cart", "u1"),
+        ),
+    )
+    got = minutes(out)
+    assert got.loc["10:00", ["events", "page_views", "add_to_carts", "sessions"]].tolist() == [
+        2,
+        1,
+        1,
+        1,
+    ]
+    assert got.loc["10:01", ["events", "purchases", "revenue_cents"]].tolist() == [1, 1, 250]
+    assert (out["kind"] == "event").sum() == 2  # the re-sent copy is not archived again
+
+
+def test_a_batch_keeps_ids_and_users_only_for_minutes_not_yet_final(tester: TwsTester) -> None:
+    tester.testInPandas(
+        KEY,
+        batch(
+            ("a", "2026-01-01T10:00:05Z", "page_view", "u1"),
+            ("b", "2026-01-01T10:01:05Z", "page_view", "u2"),
+        ),
+    )
+    assert sorted(tester.peekMapState("ids", KEY)) == [(1767261600000,), (1767261660000,)]
+    # 10:11:30 puts the next watermark at 10:01:30: 10:00 is final, 10:01 is not.
+    out = tester.testInPandas(KEY, batch(("c", "2026-01-01T10:11:30Z", "page_view", "u3")))
+    got = minutes(out)
+    assert bool(got.loc["10:00", "final"]) and bool(got.loc["10:00", "closing"])
+    assert got.loc["10:00", "sessions"] == 1
+    assert (1767261600000,) not in tester.peekMapState("ids", KEY)
+    assert (1767261600000,) not in tester.peekMapState("users", KEY)
+    assert (1767261660000,) in tester.peekMapState("users", KEY)
+    # A late copy of a forgotten id is late, not a new event.
+    out = tester.testInPandas(KEY, batch(("a", "2026-01-01T10:00:05Z", "page_view", "u1")))
+    assert minutes(out).loc["10:00", ["events", "late_dropped"]].tolist() == [1, 1]
+
+
+def test_sessions_close_once_the_watermark_minute_passes_their_end_by_the_gap(
+    tester: TwsTester,
+) -> None:
+    tester.testInPandas(KEY, batch(("a", "2026-01-01T10:00:10Z", "page_view", "u1")))
+    tester.testInPandas(KEY, batch(("b", "2026-01-01T10:00:40Z", "page_view", "u2")))
+    # The watermark stayed in minute 09:50: the second batch's events wait, unmerged.
+    assert len(tester.peekListState("pending", KEY)) == 1
+    # Watermark 10:30:30, rounded down to 10:30: u1's session (ends 10:00:10) stays open.
+    out = tester.testInPandas(KEY, batch(("c", "2026-01-01T10:40:30Z", "page_view", "u3")))
+    assert (out["kind"] == "session").sum() == 0
+    assert tester.peekListState("pending", KEY) == []
+    out = tester.testInPandas(KEY, batch(("d", "2026-01-01T10:41:00Z", "page_view", "u3")))
+    closed = out[out["kind"] == "session"].set_index("user_id")
+    assert sorted(closed.index) == ["u1", "u2"]
+    assert closed["events"].tolist() == [1, 1]
+
+
+def test_an_event_within_the_gap_extends_its_session_across_a_merge(tester: TwsTester) -> None:
+    tester.testInPandas(KEY, batch(("a", "2026-01-01T10:00:00Z", "page_view", "u1")))
+    tester.testInPandas(KEY, batch(("b", "2026-01-01T10:20:00Z", "purchase", "u1")))
+    tester.testInPandas(KEY, batch(("c", "2026-01-01T10:45:00Z", "page_view", "u2")))
+    out = tester.testInPandas(KEY, batch(("d", "2026-01-01T11:01:00Z", "page_view", "u2")))
+    closed = out[out["kind"] == "session"].set_index("user_id")
+    assert closed.loc["u1", ["events", "purchases", "revenue_cents"]].tolist() == [2, 1, 250]
+    assert bool(closed.loc["u1", "converted"])
+
+
+def test_sorted_ids_are_found_by_binary_search_and_merged_in_order() -> None:
     rng = np.random.default_rng(7)
-    clock = Clock(None)
     first = rng.integers(0, 2**63, 5_000, dtype=np.int64).astype(np.uint64)
-    clock.remember(first, np.arange(5_000, dtype=np.int64))
+    known = merge_sorted(np.empty(0, np.uint64), first)
     second = rng.integers(0, 2**63, 3_000, dtype=np.int64).astype(np.uint64)
-    assert not clock.seen(second).any()
-    clock.remember(second, np.arange(3_000, dtype=np.int64))
-    assert clock.seen(np.concatenate([first, second])).all()
-    assert bool(np.all(np.diff(clock.ids.astype(np.float64)) >= 0))
-    # Each id keeps its own event time through the inserts.
-    times = dict(zip(clock.ids.tolist(), clock.id_times.tolist(), strict=True))
-    assert [times[h] for h in second[:3].tolist()] == [0, 1, 2]
+    assert not seen(known, second).any()
+    known = merge_sorted(known, second)
+    assert seen(known, np.concatenate([first, second])).all()
+    assert bool(np.all(known[1:] >= known[:-1]))
 
 
-def test_an_old_checkpoint_with_unsorted_ids_is_sorted_on_load() -> None:
-    old = Clock(None)
-    old.ids = np.array([30, 10, 20], np.uint64)
-    old.id_times = np.array([3, 1, 2], np.int64)
-    loaded = Clock(old.packed())
-    assert loaded.ids.tolist() == [10, 20, 30]
-    assert loaded.id_times.tolist() == [1, 2, 3]
-    assert loaded.seen(np.array([20, 25], np.uint64)).tolist() == [True, False]
-
-
-def test_users_are_distinct_per_minute_and_other_minutes_untouched() -> None:
-    clock = Clock(None)
-    clock.add_users(np.array([0, 0, 60_000]), np.array([5, 5, 5]))
-    clock.add_users(np.array([0, 120_000, 0]), np.array([7, 5, 5]))
-    pairs = sorted(map(tuple, clock.users.tolist()))
-    assert pairs == [(0, 5), (0, 7), (60_000, 5), (120_000, 5)]
-    clock.add_users(np.array([], np.int64), np.array([], np.int64))
-    assert len(clock.users) == 4
+def test_a_checkpoint_of_another_state_layout_is_refused_naming_the_fix() -> None:
+    old = '{"timeMode":"NoTime","stateVariables":[{"stateName":"clock"}]}'
+    with pytest.raises(LayoutError, match="streamkit pipeline --reset"):
+        check_layout(state_variables(old), "/ck")
+    check_layout([], "/ck")  # no state yet
+    check_layout(["sessions", "progress", "counts", "ids", "users", "pending"], "/ck")

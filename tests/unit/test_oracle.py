@@ -61,6 +61,23 @@ def test_a_gap_of_30_minutes_starts_a_new_session() -> None:
     assert len(closed(sessions, pd.Timestamp("2026-01-01T11:05:00Z"))) == 1  # cut-off 10:25
 
 
+def test_sessions_close_against_the_watermark_rounded_down_to_its_minute() -> None:
+    sessions = compute([event("a", "2026-01-01T10:00:10Z")]).sessions
+    # Watermark 10:30:30 rounds down to 10:30: a session ending 10:00:10 is not closed yet.
+    assert closed(sessions, pd.Timestamp("2026-01-01T10:40:30Z")).empty
+    assert len(closed(sessions, pd.Timestamp("2026-01-01T10:41:00Z"))) == 1
+
+
+def test_an_id_is_a_duplicate_within_its_event_time_minute() -> None:
+    records = [
+        event("a", "2026-01-01T10:00:05Z"),
+        event("a", "2026-01-01T10:00:50Z"),  # the same minute: a duplicate
+        event("a", "2026-01-01T10:01:05Z"),  # another minute: another event
+    ]
+    minutes = compute(records).minutes.set_index("minute")
+    assert minutes["events"].tolist() == [1, 1]
+
+
 def test_generated_traffic_matches_its_manifest(tmp_path: Path) -> None:
     rows, minutes = 20_000, 240
     out = tmp_path / "events.csv"
