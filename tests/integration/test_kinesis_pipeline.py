@@ -153,7 +153,9 @@ def test_a_reshard_and_a_kill_9_change_nothing_on_kinesis(
     events, _ = streams
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     generate(Options.over(first, 4_000, 20))
-    generate(Options.over(second, 4_000, 20, start=DEFAULT_START + timedelta(minutes=20), seed=7))
+    # 22 minutes: sessions close once the watermark's minute passes their end by 30 minutes,
+    # so the traffic runs a little past 40 minutes for the first ones to close.
+    generate(Options.over(second, 4_400, 22, start=DEFAULT_START + timedelta(minutes=20), seed=7))
     run = Run.fresh(*streams, tmp_path / "run")
     try:
         replay(run, first)

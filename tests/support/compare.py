@@ -43,11 +43,11 @@ def assert_sessions_match(
 ) -> None:
     """Every session the oracle has closed by ``last_event_time`` is emitted once, equal
     field by field, and every emitted session is one of the oracle's."""
+    must = closed(oracle.sessions, last_event_time).set_index("session_id")
+    assert len(must) > 0, f"no session closes by {last_event_time}: the traffic is too short"
     assert emitted["session_id"].is_unique
     emitted = emitted.set_index("session_id")
     known = oracle.sessions.set_index("session_id")
-    must = closed(oracle.sessions, last_event_time).set_index("session_id")
-    assert len(must) > 0
     assert set(must.index) <= set(emitted.index), "closed sessions missing"
     assert set(emitted.index) <= set(known.index), "sessions the oracle does not have"
     mine = emitted.loc[:, [*SESSION_FIELDS, "start", "end"]].copy()
