@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 
 from adapters.ports import Bus
 from app import bootstrap
-from app.pipeline import profile, state
+from app.pipeline import profile
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
 from app.pipeline.operator import operate
 from app.pipeline.sinks import Sinks
 from app.pipeline.source import bus_stream
-from app.pipeline.state import check_layout
+from app.pipeline.state import check_layout, state_variables
 from app.pipeline.validate import parse_and_validate
 from app.settings import Settings
 from app.spark.session import build_session
@@ -111,7 +111,7 @@ def check_state_layout(spark: Any, checkpoint: str) -> None:
     if filesystem.get_file_info(path).type.name == "NotFound":
         return  # a new checkpoint, or one with no committed state yet
     for row in spark.read.format("state-metadata").load(checkpoint).collect():
-        check_layout(state.state_variables(row["operatorProperties"]), checkpoint)
+        check_layout(state_variables(row["operatorProperties"]), checkpoint)
 
 
 def _write(sinks: Sinks, batch: Any, batch_id: int) -> None:

@@ -151,7 +151,7 @@ class StreamOperator(StatefulProcessor):
         watch.lap("rejects")
 
         valid = batch[batch["reason"].isna()]
-        fresh = _no_events()
+        fresh = pd.DataFrame()  # no counted events: nothing for sessions
         if len(valid):
             minutes_touched, fresh = self._events(valid, progress, counts, parts, watch)
             touched |= minutes_touched
@@ -294,17 +294,6 @@ class StreamOperator(StatefulProcessor):
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-def _no_events() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "user_id": pd.Series(dtype=object),
-            "time_ms": pd.Series(dtype=np.int64),
-            "event_type": pd.Series(dtype=object),
-            "revenue_cents": pd.Series(dtype=np.int64),
-        }
-    )
 
 
 def operate(checked: DataFrame) -> DataFrame:
