@@ -57,6 +57,10 @@ class SparkSettings(BaseModel):
     # Comma-separated jar paths or globs; empty means "resolve the Kafka
     # connector from Maven Central into the cache" (the local default).
     jars: str = ""
+    # More Spark settings, as JSON: '{"spark.sql.streaming.stateStore.rocksdb.
+    # compactOnCommit": "true"}'. Applied last, so they win over the kit's own
+    # (the state store, the job's one shuffle partition): for tuning and benchmarks.
+    conf: dict[str, str] = Field(default_factory=dict)
 
 
 class PipelineSettings(BaseModel):

@@ -47,6 +47,7 @@ from app.bench.probe import MarkerProbe
 from app.bench.report import markdown, targets
 from app.bench.sampler import Sample, Sampler
 from app.bench.usage import TreeSampler
+from app.cli.replay import summary_count
 from app.demo import BackgroundJob
 from app.generate import Options, generate
 from app.generate.faults import Fractions
@@ -125,6 +126,13 @@ class Sandbox:
         """The job's checkpoint (``<checkpoint dir>/pipeline``)."""
         return self.root / "checkpoints" / "pipeline"
 
+    def close(self, *, keep: bool, progress: Progress) -> None:
+        """Remove the sandbox, or with ``keep`` say where it stays."""
+        if keep:
+            progress(f"bench    | kept the sandbox: {self.root}")
+        else:
+            self.remove()
+
     def remove(self) -> None:
         """Delete the topics, the database's collections and the files."""
         for bus in (self.events, self.deadletter):
@@ -153,13 +161,15 @@ def bench_e2e(settings: Settings, options: E2eOptions, progress: Progress) -> Pa
         recorded = _run(sandbox, options, traffic, report_dir, progress)
         summary = _summarize(sandbox, options, recorded, report_dir)
     finally:
-        if options.keep:
-            progress(f"bench    | kept the sandbox: {sandbox.root}")
-        else:
-            sandbox.remove()
-    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (report_dir / "summary.md").write_text(markdown(summary))
+        sandbox.close(keep=options.keep, progress=progress)
+    write_report(report_dir, summary, markdown(summary))
     return report_dir
+
+
+def write_report(report_dir: Path, summary: dict[str, Any], page: str) -> None:
+    """``summary.json`` (the figures) and ``summary.md`` (``page``, for people)."""
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (report_dir / "summary.md").write_text(page)
 
 
 def _traffic(root: Path, plan: Plan, progress: Progress) -> Path:
@@ -468,8 +478,8 @@ def _accounts(
     sandbox: Sandbox, recorded: Recorded, minutes: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Where every record went: counted, late, dead-lettered or lost."""
-    replayed = _replay_count(recorded.replay_output, "to events topic")
-    failed = _replay_count(recorded.replay_output, "failed")
+    replayed = summary_count(recorded.replay_output, "to events topic")
+    failed = summary_count(recorded.replay_output, "failed")
     markers = recorded.probe.count
     counted = sum(int(m.get("events", 0)) for m in minutes)
     late = sum(int(m.get("late_dropped", 0)) for m in minutes)
@@ -506,13 +516,6 @@ def _accounts(
         and counted == sent == published == archived
         and not failed,
     }
-
-
-def _replay_count(output: str, label: str) -> int:
-    for line in output.splitlines():
-        if line.startswith(label):
-            return int(line.removeprefix(label).split()[0].replace(",", ""))
-    return 0
 
 
 def _conditions(settings: Settings, options: E2eOptions, recorded: Recorded) -> dict[str, Any]:

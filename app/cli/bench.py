@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from app.cli.output import echo, exit_on_sigterm, fail_on_error
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 app = typer.Typer(
     help="Benchmarks, figures written under bench/results/<time>-<name>/. With no command: "
@@ -17,6 +17,21 @@ app = typer.Typer(
     "through the API), backlog, stage timings, CPU and memory; summary.json, summary.md, plots.",
     invoke_without_command=True,
 )
+
+
+# Options the benchmarks share.
+JobEnv = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--job-env",
+        help="A STREAMKIT_* setting of the job, NAME=VALUE (Spark's own settings: "
+        "STREAMKIT_SPARK__CONF, a JSON object); repeatable; recorded in the report.",
+    ),
+]
+Label = Annotated[str, typer.Option(help="A name for this run in the report.")]
+Out = Annotated[Path | None, typer.Option(help="Reports directory (default: bench/results).")]
+Keep = Annotated[bool, typer.Option("--keep", help="Keep the run's topics, database and files.")]
+NoUp = Annotated[bool, typer.Option("--no-up", help="Use the running services.")]
 
 
 @app.callback()
@@ -51,22 +66,11 @@ def e2e(
     api_during: Annotated[
         float, typer.Option(min=1, help="The step (events/s) during which the API is loaded.")
     ] = 2000,
-    job_env: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--job-env",
-            help="A setting of the job, NAME=VALUE (e.g. STREAMKIT_SPARK__SHUFFLE_PARTITIONS=1); "
-            "repeatable; recorded in the report.",
-        ),
-    ] = None,
-    label: Annotated[str, typer.Option(help="A name for this run in the report.")] = "",
-    out: Annotated[
-        Path | None, typer.Option(help="Reports directory (default: bench/results).")
-    ] = None,
-    keep: Annotated[
-        bool, typer.Option("--keep", help="Keep the run's topics, database and files.")
-    ] = False,
-    no_up: Annotated[bool, typer.Option("--no-up", help="Use the running services.")] = False,
+    job_env: JobEnv = None,
+    label: Label = "",
+    out: Out = None,
+    keep: Keep = False,
+    no_up: NoUp = False,
 ) -> None:
     """End to end: replay -> Kafka -> the stream job -> hot store -> API, at rate steps and a burst.
 
@@ -80,7 +84,6 @@ def e2e(
     from app.bench.api import RESULTS
     from app.bench.e2e import E2eOptions, bench_e2e
     from app.bench.plan import FULL_BURST, FULL_STEPS, QUICK_BURST, QUICK_STEPS, Burst, Plan
-    from app.localstack.stack import LocalStack
     from app.producers.pacing import parse_profile
 
     exit_on_sigterm()
@@ -91,9 +94,7 @@ def e2e(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     extra = dict(_setting(item) for item in job_env or [])
-    settings = get_settings()
-    if not no_up:
-        LocalStack(settings, progress=echo).up()
+    settings = _settings(up=not no_up)
     options = E2eOptions(
         plan=Plan.of(rate_steps, the_burst),
         api_rate=api_rate,
@@ -106,6 +107,20 @@ def e2e(
         label=label,
     )
     report = bench_e2e(settings, options, echo)
+    _show(report)
+
+
+def _settings(*, up: bool) -> Settings:
+    """The settings, with the local stack started unless the caller runs its own."""
+    from app.localstack.stack import LocalStack
+
+    settings = get_settings()
+    if up:
+        LocalStack(settings, progress=echo).up()
+    return settings
+
+
+def _show(report: Path) -> None:
     echo((report / "summary.md").read_text())
     echo(f"report: {report}")
 
@@ -116,6 +131,48 @@ def _setting(item: str) -> tuple[str, str]:
         msg = f"--job-env takes STREAMKIT_NAME=VALUE, not {item!r}"
         raise typer.BadParameter(msg)
     return name, value
+
+
+@app.command("backfill")
+@fail_on_error
+def backfill(
+    events: Annotated[
+        int, typer.Option(min=1_000, max=50_000_000, help="Events of generated traffic.")
+    ] = 1_000_000,
+    producer_runs: Annotated[
+        int,
+        typer.Option(
+            min=1, max=9, help="Replays at --rate max; the first fills the backlog (median)."
+        ),
+    ] = 3,
+    job_env: JobEnv = None,
+    label: Label = "",
+    out: Out = None,
+    keep: Keep = False,
+    no_up: NoUp = False,
+) -> None:
+    """The replay producer alone at --rate max, then `pipeline --once` over the backlog it made.
+
+    In a sandbox on the local stack: generates the traffic, replays it as fast as Kafka takes it
+    (targets: >= 50,000 events/s; >= 30,000 events/s for the backfill), accounts for every event,
+    and writes summary.json and summary.md under bench/results/<time>-backfill/.
+    """
+    from app.bench.api import RESULTS
+    from app.bench.backfill import BackfillOptions, bench_backfill
+
+    exit_on_sigterm()
+    extra = dict(_setting(item) for item in job_env or [])
+    settings = _settings(up=not no_up)
+    options = BackfillOptions(
+        events=events,
+        producer_runs=producer_runs,
+        out=out or RESULTS,
+        keep=keep,
+        job_env=extra,
+        label=label,
+    )
+    report = bench_backfill(settings, options, echo)
+    _show(report)
 
 
 @app.command("api")
@@ -131,9 +188,7 @@ def api(
     path: Annotated[str, typer.Option(help="The request to load, path and query.")] = (
         "/kpis?minutes_back=60"
     ),
-    out: Annotated[
-        Path | None, typer.Option(help="Reports directory (default: bench/results).")
-    ] = None,
+    out: Out = None,
     background_nice: Annotated[
         int,
         typer.Option(
@@ -143,7 +198,7 @@ def api(
             "server. The API keeps 0. 0 runs everything at one priority.",
         ),
     ] = 10,
-    no_up: Annotated[bool, typer.Option("--no-up", help="Use the running services.")] = False,
+    no_up: NoUp = False,
 ) -> None:
     """API latency under load against the real hot store, with the stream job running, then without.
 
@@ -162,5 +217,4 @@ def api(
         LocalStack(settings, progress=echo).up()
     options = ApiBenchOptions(rate, seconds, warmup, path, out or RESULTS)
     report = bench_api(settings, options, echo)
-    echo((report / "summary.md").read_text())
-    echo(f"report: {report}")
+    _show(report)

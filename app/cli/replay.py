@@ -29,6 +29,18 @@ def progress_line(p: ReplayProgress) -> str:
     )
 
 
+def summary_count(output: str, label: str) -> int:
+    """The number on the summary line of ``output`` that starts with ``label``; 0 if none.
+
+    For tools that run the replay and read its summary (the benchmarks, the tests):
+    ``summary_count(out, "to events topic")``.
+    """
+    for line in output.splitlines():
+        if line.startswith(label):
+            return int(line.removeprefix(label).split()[0].replace(",", ""))
+    return 0
+
+
 def summary(p: ReplayProgress, elapsed: float, target: float | None) -> list[str]:
     """The closing lines: where every record went, and the rate achieved."""
     s = p.stats

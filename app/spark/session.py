@@ -57,7 +57,10 @@ def build_session(
     extra_conf: dict[str, str] | None = None,
     progress: Progress = print,
 ) -> SparkSession:
-    """A Spark session with the Kafka connector, UTC time and the RocksDB state store."""
+    """A Spark session with the Kafka connector, UTC time and the RocksDB state store.
+
+    ``extra_conf`` is the caller's; ``STREAMKIT_SPARK__CONF`` (the user's) applies over both.
+    """
     from pyspark.sql import SparkSession
 
     s = settings or get_settings()
@@ -82,6 +85,7 @@ def build_session(
         "spark.sql.warehouse.dir": str(Path(s.state_dir) / "spark-warehouse"),
         **_sql_conf(s),
         **(extra_conf or {}),
+        **s.spark.conf,
     }
     builder = SparkSession.builder
     for key, value in conf.items():
@@ -107,7 +111,7 @@ def _adopt(
 ) -> SparkSession:
     """Reuse a session the platform started; set the job's SQL settings on it."""
     progress(f"using the running Spark session (master {session.sparkContext.master})")
-    for key, value in {**_sql_conf(settings), **extra_conf}.items():
+    for key, value in {**_sql_conf(settings), **extra_conf, **settings.spark.conf}.items():
         if key.startswith("spark.sql."):
             session.conf.set(key, value)
     return session

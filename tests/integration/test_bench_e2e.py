@@ -6,44 +6,17 @@ every record it sent, measure latency both ways for every phase, and leave nothi
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from adapters.registry import open_bus
-from app.settings import Settings
-from tests.conftest import KAFKA_BOOTSTRAP, MONGO_URL, require_tcp
-from tests.support.pipeline_run import STREAMKIT
+from tests.support.bench_run import assert_sandbox_removed, run_bench
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.timeout(900)]
 
 
 def test_the_quick_run_measures_every_phase_and_loses_nothing(tmp_path: Path) -> None:
-    require_tcp(f"kafka://{KAFKA_BOOTSTRAP}", "Kafka")
-    require_tcp(MONGO_URL, "the MongoDB-wire server")
-    env = {
-        "STREAMKIT_BUS_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_raw",
-        "STREAMKIT_DEADLETTER_URL": f"kafka://{KAFKA_BOOTSTRAP}/events_deadletter",
-        "STREAMKIT_HOT_STORE_URL": MONGO_URL,
-    }
-    # The stack's own state directory: the bench finds Kafka's and the hot store's pids there
-    # (to sample their CPU) and makes its sandbox under it.
-    state_dir = Settings().state_dir
-    results = tmp_path / "results"
-    done = subprocess.run(
-        [*STREAMKIT, "bench", "--quick", "--no-up", "--api-rate", "50", "--out", str(results)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    (report,) = results.iterdir()
-    summary = json.loads((report / "summary.json").read_text())
+    report, summary = run_bench(["--quick", "--api-rate", "50"], tmp_path / "results", timeout=840)
 
     # Every record sent is counted once and archived; none is late, dead-lettered or lost.
     accounts = summary["accounts"]
@@ -80,7 +53,4 @@ def test_the_quick_run_measures_every_phase_and_loses_nothing(tmp_path: Path) ->
         assert (report / name).stat().st_size > 0, name
     assert "| 2,000/s |" in (report / "summary.md").read_text()
     # The sandbox is gone: its topics and files.
-    stamp = report.name.removesuffix("-e2e").lower()
-    assert not (state_dir / "bench" / report.name.removesuffix("-e2e")).exists()
-    topics = open_bus(f"kafka://{KAFKA_BOOTSTRAP}/events_raw").admin.list_topics().topics  # type: ignore[attr-defined]
-    assert not [t for t in topics if t.startswith(f"bench_{stamp}")]
+    assert_sandbox_removed(report)

@@ -18,6 +18,7 @@ import pytest
 from adapters.ports import Bus
 from adapters.registry import open_bus
 from app.bench.backlog import behind, committed_offsets
+from app.cli.replay import summary_count
 from app.generate import Options, generate
 from tests.support.oracle_checks import check_against_oracle
 from tests.support.pipeline_run import Run, batches_of, in_batch_order, read_all
@@ -69,17 +70,11 @@ def replay_then_drain(run: Run, data: Path, *replay_args: str, per_batch: int) -
         int(ln.split()[1].rstrip(":")) for ln in job.stdout.splitlines() if ln.startswith("batch ")
     ]
     assert [r["batch_id"] for r in logged] == reported
-    assert sum(r["input_rows"] for r in logged) == replay_count(replay.stdout)
+    assert sum(r["input_rows"] for r in logged) == summary_count(replay.stdout, "to events topic")
     for r in logged:
         assert r["durations_ms"]["triggerExecution"] >= r["durations_ms"]["addBatch"] > 0
         assert set(r["sink_stages"]) == {"dead_letters", "hot_store", "archive"}
         assert sum(r["sink_stages"].values()) <= r["sink_seconds"] + 0.01
-
-
-def replay_count(output: str) -> int:
-    """Records the replay put on the events topic, from its summary."""
-    line = next(ln for ln in output.splitlines() if ln.startswith("to events topic"))
-    return int(line.split()[-1].replace(",", ""))
 
 
 def check_outputs(run: Run) -> None:

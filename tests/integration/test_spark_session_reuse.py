@@ -24,7 +24,13 @@ def test_a_running_session_is_reused_with_the_job_sql_settings(tmp_path: Path) -
     try:
         lines: list[str] = []
         # No connector jars and no Maven: a cluster's job would not resolve them either.
-        settings = Settings(state_dir=tmp_path, spark={"jars": "/nonexistent.jar"})
+        settings = Settings(
+            state_dir=tmp_path,
+            spark={
+                "jars": "/nonexistent.jar",
+                "conf": {"spark.sql.streaming.stateStore.rocksdb.compactOnCommit": "true"},
+            },
+        )
         session = build_session(
             "streamkit-pipeline",
             settings=settings,
@@ -35,6 +41,8 @@ def test_a_running_session_is_reused_with_the_job_sql_settings(tmp_path: Path) -
         assert session.sparkContext.master == "local[1]"  # the platform's, not local[2]
         assert session.conf.get("spark.sql.session.timeZone") == "UTC"
         assert session.conf.get("spark.sql.shuffle.partitions") == "1"
+        # STREAMKIT_SPARK__CONF, the user's settings, apply to a reused session too.
+        assert session.conf.get("spark.sql.streaming.stateStore.rocksdb.compactOnCommit") == "true"
         assert lines == ["using the running Spark session (master local[1])"]
     finally:
         platform.stop()

@@ -79,6 +79,12 @@ def test_env_nests_with_double_underscores(monkeypatch: pytest.MonkeyPatch) -> N
     assert s.spark.master == "local[2]"
 
 
+def test_spark_conf_is_json_in_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "spark.sql.streaming.stateStore.rocksdb.compactOnCommit"
+    monkeypatch.setenv("STREAMKIT_SPARK__CONF", f'{{"{key}": "true"}}')
+    assert Settings().spark.conf == {key: "true"}
+
+
 def test_get_settings_reads_the_env_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMKIT_LOCAL__KAFKA_HEAP", "1g")
     first = get_settings()
