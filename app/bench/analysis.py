@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from app.bench.lag import LagSample, drain_seconds, flatness
@@ -42,6 +44,13 @@ class Timed:
     phase: Phase
     start: float
     end: float
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """A JSON-lines file the job wrote (progress log, operator profile); empty if it has none."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def timeline(phases: Sequence[Phase], starts: Sequence[float], traffic_end: float) -> list[Timed]:

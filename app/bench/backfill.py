@@ -8,7 +8,7 @@ outage, or a first run over a day of data).
 In a sandbox on the local stack (:class:`app.bench.e2e.Sandbox`, removed afterwards unless
 ``keep``):
 
-1. Traffic of the last hour is generated (no faults).
+1. Traffic is generated (no faults), its event times ending a few minutes before now.
 2. The replay publishes it at ``--rate max`` ``producer_runs`` times: the first run to the
    sandbox's events topic, which becomes the backlog; the others to a scratch topic, so the
    backlog holds each event once. The rate is each run's own (the replay's summary line).
@@ -20,8 +20,8 @@ In a sandbox on the local stack (:class:`app.bench.e2e.Sandbox`, removed afterwa
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -193,16 +193,17 @@ def _drain(
         try:
             _watch(job, progress_log, options.job_timeout_s, progress)
         finally:
-            if job.poll() is None:
-                job.kill()
+            if job.poll() is None:  # the JVM too: it runs in the job's process group
+                os.killpg(job.pid, signal.SIGKILL)
+                job.wait()
     wall = time.time() - started
     if job.returncode != 0:
         msg = f"streamkit pipeline --once failed (exit {job.returncode}); see {log}"
         raise StreamkitError(msg)
     return {
         "wall_s": wall,
-        "batches": _lines(progress_log),
-        "operator": _lines(report_dir / "operator.jsonl"),
+        "batches": analysis.json_lines(progress_log),
+        "operator": analysis.json_lines(report_dir / "operator.jsonl"),
         "job_env": env,
     }
 
@@ -218,15 +219,9 @@ def _watch(
             raise StreamkitError(msg)
         with suppress(subprocess.TimeoutExpired):
             job.wait(timeout=15)
-        batches = _lines(progress_log)
+        batches = analysis.json_lines(progress_log)
         rows = sum(b.get("input_rows", 0) for b in batches)
         progress(f"bench    | job: {len(batches)} batches, {rows:,} rows so far")
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def drain_rate(batches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

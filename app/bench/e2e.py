@@ -248,8 +248,8 @@ def _run(
             probe=probe,
             replay_output=replay_log.read_text(),
             api=loader.result,
-            batches=_batches(progress_log),
-            operator=_batches(report_dir / "operator.jsonl"),
+            batches=analysis.json_lines(progress_log),
+            operator=analysis.json_lines(report_dir / "operator.jsonl"),
             job_env=job_env,
         )
     finally:
@@ -342,12 +342,6 @@ def _drain(sampler: Sampler, job: BackgroundJob, timeout_s: float, progress: Pro
         time.sleep(1.0)
     progress(f"bench    | the job did not drain within {timeout_s:.0f} s")
     return False
-
-
-def _batches(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class _ApiLoad(threading.Thread):
