@@ -38,21 +38,6 @@ class Reason(StrEnum):
     TRUNCATED_RECORD = "truncated_record"
 
 
-#: One readable sentence per reason, for writers that cannot say more (the Spark job).
-REASON_TEXT: dict[Reason, str] = {
-    Reason.NOT_JSON: "the record is not JSON (or not valid UTF-8)",
-    Reason.NOT_AN_OBJECT: "the record is JSON but not an object",
-    Reason.MISSING_FIELD: "a required field is missing",
-    Reason.UNKNOWN_EVENT_TYPE: "event_type is not one of the four event types",
-    Reason.NEGATIVE_PRICE: "price is below 0",
-    Reason.PURCHASE_WITHOUT_PRICE: "a purchase has no price",
-    Reason.BAD_EVENT_TIME: "event_time is not an ISO 8601 timestamp with offset",
-    Reason.FUTURE_EVENT_TIME: "event_time is more than 5 minutes in the future",
-    Reason.BAD_FIELD: "a field has the wrong type or is out of range",
-    Reason.TRUNCATED_RECORD: "the record is cut short",
-}
-
-
 class Rejection(BaseModel):
     """A record that failed the contract: the first reason found, and a readable message."""
 

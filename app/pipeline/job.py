@@ -1,8 +1,8 @@
-"""The stream job, assembled: bus → validate → operator → sinks.
+"""The stream job, assembled: bus → operator (validation included) → sinks.
 
 Three visible stages: the source (:mod:`app.pipeline.source`), the pure
-transforms (:func:`app.pipeline.validate.parse_and_validate`, then
-:func:`app.pipeline.operator.operate`) and the sinks
+transform (:func:`app.pipeline.operator.operate`, which validates each record
+with the contract's validator) and the sinks
 (:class:`app.pipeline.sinks.Sinks`, called once per micro-batch through
 ``foreachBatch``). State and source positions live in the checkpoint, so a
 restarted job resumes where the last committed batch ended.
@@ -28,7 +28,6 @@ from app.pipeline.operator import operate
 from app.pipeline.sinks import Sinks
 from app.pipeline.source import bus_stream
 from app.pipeline.state import check_layout, state_variables
-from app.pipeline.validate import parse_and_validate
 from app.settings import Settings
 from app.spark.session import build_session
 
@@ -123,7 +122,7 @@ def _write(sinks: Sinks, batch: Any, batch_id: int) -> None:
 def _start(spark: Any, settings: Settings, bus: Bus, sinks: Sinks, *, once: bool) -> Any:
     stream = bus_stream(spark, bus, settings.pipeline.max_records_per_batch)
     writer = (
-        operate(parse_and_validate(stream))
+        operate(stream)
         .writeStream.queryName(QUERY_NAME)
         .outputMode("update")
         .option("checkpointLocation", checkpoint_of(settings))

@@ -4,9 +4,11 @@ Spark's stateful operators drop rows behind the watermark before user code
 sees them, so none of them can count late events per minute (see
 docs/pipeline.md). This operator keeps Spark's watermark rule itself: for
 batch N the watermark is the greatest valid event time of batches before N,
-minus 10 minutes. Every row of a batch reaches it under one key, as pandas
-frames, and it
+minus 10 minutes. Every record of a batch reaches it under one key, as pandas
+frames of raw bytes, and it
 
+* validates each record with the contract's own validator
+  (:mod:`app.pipeline.records`);
 * counts late rows (behind the watermark) for their minute and passes them on
   for the late archive, without using them;
 * drops duplicates by ``event_id`` within the event's minute (a re-sent event
@@ -33,15 +35,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
-from app.events.contract import Event
+from app.events.contract import now_utc
 from app.events.rejects import Reason
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
 from app.pipeline.profile import Stopwatch
+from app.pipeline.records import EVENT_FIELDS, POSITION, check
 from app.pipeline.state import (
     MINUTE_MS,
     TABLE_COLUMNS,
@@ -56,9 +59,6 @@ from app.pipeline.state import (
 #: Final minutes are kept this long (event time) so late arrivals still update them.
 KEEP_FINAL_MS = 7 * 24 * 3_600_000
 _TYPES = ("page_view", "add_to_cart", "purchase", "remove_from_cart")
-EVENT_FIELDS = tuple(Event.model_fields)  # the contract's fields, in its order
-#: Where a record sat on the bus, kept on archived and dead-lettered rows.
-POSITION = ("partition", "offset", "publish_time")
 
 
 class Kind(StrEnum):
@@ -128,8 +128,10 @@ class StreamOperator(StatefulProcessor):
     ) -> Iterator[pd.DataFrame]:  # noqa: N802, N803 - Spark's names
         """One batch: every row of it, since there is one key."""
         watch = Stopwatch()
-        batch = pd.concat(list(rows), ignore_index=True)
+        records = pd.concat(list(rows), ignore_index=True)
         watch.lap("read_rows")
+        batch = check(records, now_utc())
+        watch.lap("validate")
         ledger = self.ledger
         ledger.bytes_written = 0
         progress = ledger.progress()
@@ -147,7 +149,9 @@ class StreamOperator(StatefulProcessor):
             minutes = _ms(when) // MINUTE_MS * MINUTE_MS
             counts.add(minutes, "deadlettered", np.ones(len(rejected), np.int64))
             touched.update(int(m) for m in minutes)
-            parts.append(rejected[["raw", "reason", *POSITION]].assign(kind=Kind.REJECT.value))
+            parts.append(
+                rejected[["raw", "reason", "message", *POSITION]].assign(kind=Kind.REJECT.value)
+            )
         watch.lap("rejects")
 
         valid = batch[batch["reason"].isna()]
@@ -296,22 +300,14 @@ class StreamOperator(StatefulProcessor):
         """Nothing to release."""
 
 
-def operate(checked: DataFrame) -> DataFrame:
-    """The operator's rows (:class:`Kind`) from :func:`app.pipeline.validate.parse_and_validate`.
+def operate(raw: DataFrame) -> DataFrame:
+    """The operator's rows (:class:`Kind`) from the bus's raw records.
 
-    ``checked`` needs the bus columns ``value`` (binary), ``partition``,
-    ``offset`` and ``publish_time``. Output mode is update; every row is new.
+    ``raw`` needs the bus columns ``value`` (binary), ``partition``, ``offset``
+    and ``publish_time``; the operator validates them itself
+    (:func:`app.pipeline.records.check`). Output mode is update; every row is new.
     """
-    rejected = F.col("reason").isNotNull()
-    columns: list[Column | str] = [
-        "reason",
-        "parsed_event_time",
-        *EVENT_FIELDS,
-        *POSITION,
-        # The raw bytes only where a dead letter needs them: halves what crosses to Python.
-        F.when(rejected, F.col("value")).alias("raw"),
-    ]
-    keyed = checked.select(*columns).withColumn("clock", F.lit(0))
+    keyed = raw.select("value", *POSITION).withColumn("clock", F.lit(0))
     rows: DataFrame = keyed.groupBy("clock").transformWithStateInPandas(
         StreamOperator(), OUTPUT, "update", "None"
     )

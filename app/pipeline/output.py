@@ -50,7 +50,11 @@ _POSITION = [
     T.StructField("offset", T.LongType()),
     T.StructField("publish_time", T.TimestampType()),
 ]
-_REJECT = [T.StructField("raw", T.BinaryType()), T.StructField("reason", T.StringType())]
+_REJECT = [
+    T.StructField("raw", T.BinaryType()),
+    T.StructField("reason", T.StringType()),
+    T.StructField("message", T.StringType()),
+]
 
 OUTPUT = T.StructType(
     [

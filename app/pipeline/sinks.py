@@ -29,12 +29,13 @@ import pyarrow.compute as pc
 
 from adapters.errors import TransientError
 from adapters.ports import Archive, Bus, BusPublisher, HotStore
-from app.events.rejects import REASON_TEXT, Reason, Rejection, dead_letter
+from app.events.rejects import Reason, Rejection, dead_letter
 from app.pipeline import latency
 from app.pipeline.crash import CrashPlan, Point
 from app.pipeline.documents import KPI_MINUTES, SESSION_MINUTES, SESSIONS
-from app.pipeline.operator import EVENT_FIELDS, POSITION, Kind
+from app.pipeline.operator import Kind
 from app.pipeline.output import MINUTE_COLUMNS
+from app.pipeline.records import EVENT_FIELDS, POSITION
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Sinks:
             report.stages[stage] = round(now - mark, 4)
             mark = now
 
-        self._dead_letters(_rows(table, Kind.REJECT, ("raw", "reason", *POSITION)))
+        self._dead_letters(_rows(table, Kind.REJECT, ("raw", "reason", "message", *POSITION)))
         lap("dead_letters")
         self.crash.reached(Point.AFTER_DEADLETTERS, batch_id)
         minutes = _rows(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
@@ -169,10 +170,9 @@ class Sinks:
         publisher = self._publisher
         at = datetime.now(UTC)
         for row in rejects.to_pylist():
-            reason = Reason(row["reason"])
             letter = dead_letter(
                 row["raw"],
-                Rejection(reason=reason, message=REASON_TEXT[reason]),
+                Rejection(reason=Reason(row["reason"]), message=row["message"]),
                 self.source,
                 f"{row['partition']}/{row['offset']}",
                 at,

@@ -21,7 +21,6 @@ from app.generate import Options, generate
 from app.pipeline.job import check_state_layout
 from app.pipeline.operator import operate
 from app.pipeline.state import LayoutError
-from app.pipeline.validate import parse_and_validate
 from app.producers.formats import Format, read
 from app.settings import Settings
 from app.spark.session import build_session
@@ -65,7 +64,7 @@ def test_every_minute_matches_the_oracle(spark, tmp_path: Path) -> None:  # type
         )
     )
     query = (
-        operate(parse_and_validate(stream))
+        operate(stream)
         .writeStream.format("memory")
         .queryName("minutes_test")
         .outputMode("update")

@@ -40,7 +40,14 @@ def batch(*, closing: bool) -> pa.Table:
         {"kind": "event", **event(1)},
         {"kind": "event", **event(2)},
         {"kind": "late", **event(3, event_time=MINUTE - timedelta(minutes=30))},
-        {"kind": "reject", "raw": b"{not json", "reason": "not_json", "partition": 1, "offset": 9},
+        {
+            "kind": "reject",
+            "raw": b"{not json",
+            "reason": "not_json",
+            "message": "not JSON: unexpected character",
+            "partition": 1,
+            "offset": 9,
+        },
         {
             "kind": "minute",
             "minute": MINUTE,

@@ -2,8 +2,9 @@
 
 Written from ``docs/kpis.md`` with pandas over the raw records in publish
 order, sharing no code with the stream job (``app/pipeline``). Validity comes
-from the Python contract (``app.events.rejects.validate``), which the Spark
-validator is held to by its own parity test.
+from the contract (``app.events.rejects.validate``), which the job runs too: the
+one validator, tested on its own (``tests/unit/test_event_contract.py``,
+``tests/unit/test_records.py``), is not what these comparisons are about.
 
 Lateness: the job drops an event that is behind the watermark of its batch,
 ``max(event_time of earlier batches) - 10 min``. Batch boundaries are not

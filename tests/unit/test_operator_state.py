@@ -7,9 +7,8 @@ The whole job against the oracle is ``tests/integration/test_minute_kpis.py``.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from pyspark.sql.streaming.tws_tester import TwsTester
@@ -20,32 +19,24 @@ from app.pipeline.state import LayoutError, check_layout, merge_sorted, seen, st
 KEY = (0,)
 
 
-def batch(*events: tuple[str, str, str, str]) -> pd.DataFrame:
-    """Valid events ``(event_id, event_time, event_type, user_id)`` as the operator gets them."""
-    times = pd.to_datetime([e[1] for e in events], utc=True)
-    n = len(events)
+def record(event_id: str, event_time: str, event_type: str, user_id: str) -> bytes:
+    """One valid event on the wire (a purchase at 2.50)."""
+    price = {"price": "2.50"} if event_type == "purchase" else {}
+    fields = {"event_type": event_type, "user_id": user_id, "product_id": "p", "source": "test"}
+    return orjson.dumps({"event_id": event_id, "event_time": event_time, **fields, **price})
+
+
+def batch(*events: tuple[str, str, str, str], raw: tuple[bytes, ...] = ()) -> pd.DataFrame:
+    """Events ``(event_id, event_time, event_type, user_id)``, then ``raw`` records, as the
+    bus hands them to the operator: bytes and their position."""
+    values = [record(*e) for e in events] + list(raw)
+    n = len(values)
     return pd.DataFrame(
         {
-            "reason": [None] * n,
-            "parsed_event_time": times,
-            "event_id": [e[0] for e in events],
-            "event_time": times,
-            "event_type": [e[2] for e in events],
-            "user_id": [e[3] for e in events],
-            "session_id": [None] * n,
-            "product_id": ["p"] * n,
-            "category": [None] * n,
-            "brand": [None] * n,
-            "price": [Decimal("2.50") if e[2] == "purchase" else None for e in events],
-            "quantity": [1] * n,
-            "currency": ["USD"] * n,
-            "source": ["test"] * n,
-            "ingest_ts": times,
-            "schema_version": [1] * n,
+            "value": values,
             "partition": [0] * n,
             "offset": list(range(n)),
-            "publish_time": times,
-            "raw": [None] * n,
+            "publish_time": pd.to_datetime(["2026-01-01T12:00:00"] * n),
             "clock": [0] * n,
         }
     )
@@ -151,3 +142,25 @@ def test_a_checkpoint_of_another_state_layout_is_refused_naming_the_fix() -> Non
         check_layout(state_variables(old), "/ck")
     check_layout([], "/ck")  # no state yet
     check_layout(["sessions", "progress", "counts", "ids", "users", "pending"], "/ck")
+
+
+def test_the_operator_validates_raw_records_and_counts_rejects_by_their_time(
+    tester: TwsTester,
+) -> None:
+    unknown = b'{"event_id": "x", "event_time": "2026-01-01T10:00:30Z", "event_type": "view"}'
+    future = record("f", "2099-01-01T00:00:00Z", "page_view", "u9")
+    out = tester.testInPandas(
+        KEY,
+        batch(("a", "2026-01-01T10:00:05Z", "page_view", "u1"), raw=(b"{oops", unknown, future)),
+    )
+    rejects = out[out["kind"] == "reject"].set_index("reason")
+    assert sorted(rejects.index) == ["future_event_time", "not_json", "unknown_event_type"]
+    assert rejects.loc["unknown_event_type", "raw"] == unknown  # the bytes, for the dead letter
+    assert rejects.loc["unknown_event_type", "message"].startswith("event_type: Input should be")
+    assert rejects.loc["not_json", "offset"] == 1  # and where the record sat on the bus
+    got = minutes(out)
+    # In its event time's minute when that parses; else, and when it is in the future, in the
+    # minute it was published (12:00).
+    assert got.loc["10:00", ["events", "deadlettered"]].tolist() == [1, 1]
+    assert got.loc["12:00", ["events", "deadlettered"]].tolist() == [0, 2]
+    assert (out["kind"] == "event").sum() == 1

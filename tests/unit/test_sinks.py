@@ -54,6 +54,7 @@ def test_each_kind_of_row_reaches_its_sink(setup: Setup) -> None:
     assert setup.archive.read("kpi_minutes").num_rows == 1  # final in this batch
     [letter] = _letters(setup.dead)
     assert letter["reason"] == "not_json" and letter["source_position"] == "1/9"
+    assert letter["message"] == "not JSON: unexpected character"  # the validator's, passed on
 
 
 def test_a_repeated_batch_changes_nothing_but_write_times(setup: Setup) -> None:
