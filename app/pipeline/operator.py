@@ -30,6 +30,7 @@ so writing it again after a crash is harmless.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -39,7 +40,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
-from app.events.contract import now_utc
 from app.events.rejects import Reason
 from app.pipeline import sessions
 from app.pipeline.output import OUTPUT, conform
@@ -59,6 +59,8 @@ from app.pipeline.state import (
 #: Final minutes are kept this long (event time) so late arrivals still update them.
 KEEP_FINAL_MS = 7 * 24 * 3_600_000
 _TYPES = ("page_view", "add_to_cart", "purchase", "remove_from_cart")
+#: The column carrying the micro-batch's timestamp into the operator.
+BATCH_TIME = "batch_time"
 
 
 class Kind(StrEnum):
@@ -80,6 +82,12 @@ def _ms(series: pd.Series) -> np.ndarray:
     return np.asarray(series.to_numpy(dtype="datetime64[ms]"), dtype="datetime64[ms]").astype(
         np.int64
     )
+
+
+def _batch_time(records: pd.DataFrame) -> datetime:
+    """The batch's timestamp (UTC; Spark hands it over without a zone), the validator's clock."""
+    stamp: datetime = pd.Timestamp(records[BATCH_TIME].iloc[0]).to_pydatetime()
+    return stamp.replace(tzinfo=UTC)
 
 
 def _cents(fresh: pd.DataFrame) -> np.ndarray:
@@ -130,7 +138,7 @@ class StreamOperator(StatefulProcessor):
         watch = Stopwatch()
         records = pd.concat(list(rows), ignore_index=True)
         watch.lap("read_rows")
-        batch = check(records, now_utc())
+        batch = check(records, _batch_time(records))
         watch.lap("validate")
         ledger = self.ledger
         ledger.bytes_written = 0
@@ -305,9 +313,13 @@ def operate(raw: DataFrame) -> DataFrame:
 
     ``raw`` needs the bus columns ``value`` (binary), ``partition``, ``offset``
     and ``publish_time``; the operator validates them itself
-    (:func:`app.pipeline.records.check`). Output mode is update; every row is new.
+    (:func:`app.pipeline.records.check`) against the batch's timestamp. Output
+    mode is update; every row is new.
     """
-    keyed = raw.select("value", *POSITION).withColumn("clock", F.lit(0))
+    # current_timestamp() is the batch's timestamp, kept in the offset log: a batch run
+    # again after a crash judges "in the future" against the same clock as the first time.
+    keyed = raw.select("value", *POSITION, F.current_timestamp().alias(BATCH_TIME))
+    keyed = keyed.withColumn("clock", F.lit(0))
     rows: DataFrame = keyed.groupBy("clock").transformWithStateInPandas(
         StreamOperator(), OUTPUT, "update", "None"
     )

@@ -37,6 +37,7 @@ def batch(*events: tuple[str, str, str, str], raw: tuple[bytes, ...] = ()) -> pd
             "partition": [0] * n,
             "offset": list(range(n)),
             "publish_time": pd.to_datetime(["2026-01-01T12:00:00"] * n),
+            "batch_time": pd.to_datetime(["2026-01-01T12:00:01"] * n),  # naive UTC, as Spark's
             "clock": [0] * n,
         }
     )
@@ -148,19 +149,25 @@ def test_the_operator_validates_raw_records_and_counts_rejects_by_their_time(
     tester: TwsTester,
 ) -> None:
     unknown = b'{"event_id": "x", "event_time": "2026-01-01T10:00:30Z", "event_type": "view"}'
-    future = record("f", "2099-01-01T00:00:00Z", "page_view", "u9")
+    # "In the future" is judged against the batch's timestamp (12:00:01), not the wall clock.
+    future = record("f", "2026-01-01T12:06:00Z", "page_view", "u9")
     out = tester.testInPandas(
         KEY,
-        batch(("a", "2026-01-01T10:00:05Z", "page_view", "u1"), raw=(b"{oops", unknown, future)),
+        batch(
+            ("a", "2026-01-01T10:00:05Z", "page_view", "u1"),
+            ("b", "2026-01-01T12:04:30Z", "page_view", "u2"),  # ahead, within the 5 minutes
+            raw=(b"{oops", unknown, future),
+        ),
     )
     rejects = out[out["kind"] == "reject"].set_index("reason")
     assert sorted(rejects.index) == ["future_event_time", "not_json", "unknown_event_type"]
     assert rejects.loc["unknown_event_type", "raw"] == unknown  # the bytes, for the dead letter
     assert rejects.loc["unknown_event_type", "message"].startswith("event_type: Input should be")
-    assert rejects.loc["not_json", "offset"] == 1  # and where the record sat on the bus
+    assert rejects.loc["not_json", "offset"] == 2  # and where the record sat on the bus
     got = minutes(out)
     # In its event time's minute when that parses; else, and when it is in the future, in the
     # minute it was published (12:00).
     assert got.loc["10:00", ["events", "deadlettered"]].tolist() == [1, 1]
     assert got.loc["12:00", ["events", "deadlettered"]].tolist() == [0, 2]
-    assert (out["kind"] == "event").sum() == 1
+    assert got.loc["12:04", ["events", "deadlettered"]].tolist() == [1, 0]
+    assert (out["kind"] == "event").sum() == 2
