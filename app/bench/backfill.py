@@ -39,10 +39,8 @@ from adapters.ports import OffsetsBus
 from app import bootstrap
 from app.bench import analysis
 from app.bench.api import RESULTS, machine
-from app.bench.e2e import Sandbox, write_report
-from app.cli.replay import summary_count
-from app.generate import Options, generate
-from app.generate.faults import Fractions
+from app.bench.e2e import Sandbox, fault_free_traffic, write_report
+from app.cli.replay import summary_count, summary_elapsed
 from app.pipeline.documents import KPI_MINUTES
 from app.pipeline.sinks import EVENTS
 from app.settings import Settings
@@ -118,10 +116,7 @@ def _traffic(root: Path, events: int, progress: Progress) -> Path:
     minutes = max(1, round(events / 120_000))
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes + 5)
     progress(f"bench    | generating {events:,} events over {minutes} minutes from {start:%H:%M}")
-    seed = int(time.time()) % 1_000_000_000  # new event ids each run
-    options = Options.over(path, events, minutes, seed=seed, start=start)
-    generate(Options(**{**options.__dict__, "fractions": Fractions(0, 0, 0, 0, 0)}))
-    return path
+    return fault_free_traffic(path, events, minutes, start)
 
 
 def _replay(
@@ -147,26 +142,13 @@ def _replay(
         "topic": urlsplit(settings.bus_url).path.lstrip("/"),
         "published": summary_count(text, "to events topic"),
         "failed": summary_count(text, "failed"),
-        **_elapsed(text),
+        **summary_elapsed(text),
     }
     progress(
         f"bench    | producer run {run}: {result['published']:,} events in "
         f"{result['seconds']:.1f} s, {result['rate']:,.0f} events/s"
     )
     return result
-
-
-def _elapsed(output: str) -> dict[str, float]:
-    """``elapsed  12.3 s, 48,780.5 events/s overall`` as seconds and rate."""
-    for line in output.splitlines():
-        if line.startswith("elapsed"):
-            seconds, _, rate = line.removeprefix("elapsed").partition(",")
-            return {
-                "seconds": float(seconds.split()[0]),
-                "rate": float(rate.split()[0].replace(",", "")),
-            }
-    msg = "the replay printed no 'elapsed' line"
-    raise StreamkitError(msg)
 
 
 def _drain(

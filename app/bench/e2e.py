@@ -176,9 +176,14 @@ def _traffic(root: Path, plan: Plan, progress: Progress) -> Path:
     path = root / "traffic.csv"
     minutes = max(1, round(plan.seconds / 60))
     progress(f"bench    | generating {plan.events:,} events of traffic ({plan.seconds:,.0f} s)")
-    seed = int(time.time()) % 1_000_000_000  # new event ids each run
-    options = Options.over(path, plan.events, minutes, seed=seed, start=_NOON)
-    generate(Options(**{**options.__dict__, "fractions": Fractions(0, 0, 0, 0, 0)}))
+    return fault_free_traffic(path, plan.events, minutes, _NOON)
+
+
+def fault_free_traffic(path: Path, events: int, minutes: int, start: datetime) -> Path:
+    """Generated traffic without faults (those are the chaos suite's), new event ids each run."""
+    seed = int(time.time()) % 1_000_000_000
+    no_faults = Fractions(0, 0, 0, 0, 0)
+    generate(Options.over(path, events, minutes, seed=seed, start=start, fractions=no_faults))
     return path
 
 

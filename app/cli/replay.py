@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from adapters.errors import StreamkitError
 from app import bootstrap
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
 from app.producers.formats import Format, FormatError, read
@@ -39,6 +40,19 @@ def summary_count(output: str, label: str) -> int:
         if line.startswith(label):
             return int(line.removeprefix(label).split()[0].replace(",", ""))
     return 0
+
+
+def summary_elapsed(output: str) -> dict[str, float]:
+    """The summary's ``elapsed  12.3 s, 48,780.5 events/s overall`` as seconds and rate."""
+    for line in output.splitlines():
+        if line.startswith("elapsed"):
+            seconds, _, rate = line.removeprefix("elapsed").partition(",")
+            return {
+                "seconds": float(seconds.split()[0]),
+                "rate": float(rate.split()[0].replace(",", "")),
+            }
+    msg = "the replay printed no 'elapsed' line"
+    raise StreamkitError(msg)
 
 
 def summary(p: ReplayProgress, elapsed: float, target: float | None) -> list[str]:

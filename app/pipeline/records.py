@@ -15,7 +15,7 @@ one core (docs/performance.md).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from app.events.contract import TIMESTAMP_PATTERN, Event
+from app.events.contract import TIMESTAMP_PATTERN, Event, parse_utc
 from app.events.rejects import validate
 
 #: The contract's fields, in its order: the operator's columns of a valid event.
@@ -60,22 +60,21 @@ def check(raw: pd.DataFrame, now: datetime) -> pd.DataFrame:
             reasons[i] = verdict.reason.value
             messages[i] = verdict.message
             times[i] = event_time_of(data)
+    # The contract's values as they are, but for the types the operator's columns have.
+    typed = {
+        "event_time": _utc_naive(fields["event_time"]),
+        "event_type": [t.value if t is not None else None for t in fields["event_type"]],
+        "price": [p.quantize(_CENT) if p is not None else None for p in fields["price"]],
+        "quantity": pd.array(fields["quantity"], dtype="Int32"),
+        "ingest_ts": _utc_naive(fields["ingest_ts"]),
+        "schema_version": pd.array(fields["schema_version"], dtype="Int32"),
+    }
     out = pd.DataFrame(
         {
             "reason": pd.array(reasons, dtype=object),
             "message": pd.array(messages, dtype=object),
             "parsed_event_time": _utc_naive(times),
-            "event_id": fields["event_id"],
-            "event_time": _utc_naive(fields["event_time"]),
-            "event_type": [t.value if t is not None else None for t in fields["event_type"]],
-            **{name: fields[name] for name in ("user_id", "session_id", "product_id")},
-            **{name: fields[name] for name in ("category", "brand")},
-            "price": [p.quantize(_CENT) if p is not None else None for p in fields["price"]],
-            "quantity": pd.array(fields["quantity"], dtype="Int32"),
-            "currency": fields["currency"],
-            "source": fields["source"],
-            "ingest_ts": _utc_naive(fields["ingest_ts"]),
-            "schema_version": pd.array(fields["schema_version"], dtype="Int32"),
+            **{name: typed.get(name, fields[name]) for name in EVENT_FIELDS},
         }
     )
     out["partition"] = raw["partition"].to_numpy()
@@ -94,10 +93,7 @@ def event_time_of(data: bytes) -> datetime | None:
     text = parsed.get("event_time") if isinstance(parsed, dict) else None
     if not isinstance(text, str) or not _TIMESTAMP.match(text):
         return None
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:  # the right shape, an impossible date (2026-02-30)
-        return None
+    return parse_utc(text)  # None for the right shape but an impossible date (2026-02-30)
 
 
 def _utc_naive(values: Any) -> np.ndarray:

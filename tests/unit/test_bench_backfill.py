@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from adapters.errors import StreamkitError
-from app.bench.backfill import _elapsed, drain_rate, markdown
-from app.cli.replay import summary, summary_count
+from app.bench.backfill import drain_rate, markdown
+from app.cli.replay import summary, summary_count, summary_elapsed
 from app.producers.replay import ReplayProgress
 from app.producers.sender import SendStats
 
@@ -25,9 +25,10 @@ def test_the_replay_summary_is_read_back_from_what_the_replay_prints() -> None:
     assert summary_count(out, "to events topic") == 1_234_567
     assert summary_count(out, "failed") == 3
     assert summary_count(out, "no such line") == 0
-    assert _elapsed(out) == {"seconds": 24.5, "rate": pytest.approx(1_234_567 / 24.5, abs=0.1)}
+    rate = pytest.approx(1_234_567 / 24.5, abs=0.1)
+    assert summary_elapsed(out) == {"seconds": 24.5, "rate": rate}
     with pytest.raises(StreamkitError, match="no 'elapsed' line"):
-        _elapsed("to events topic  5")
+        summary_elapsed("to events topic  5")
 
 
 def batch(trigger_s: float, rows: int, duration_ms: int) -> dict[str, Any]:
