@@ -213,3 +213,18 @@ def test_prices_carry_two_places() -> None:
 def test_a_rejects_event_time_is_read_when_well_formed(record: bytes, expected: str | None) -> None:
     got = event_time_of(record)
     assert (got.replace(tzinfo=None).isoformat() if got else None) == expected
+
+
+def test_an_empty_batch_has_every_column() -> None:
+    out = check(frame([]), NOW)
+    assert out.empty
+    assert list(out.columns) == [
+        "reason",
+        "message",
+        "parsed_event_time",
+        *EVENT_FIELDS,
+        "partition",
+        "offset",
+        "publish_time",
+        "raw",
+    ]
