@@ -12,6 +12,7 @@ e.g. ``mongodb://127.0.0.1:27017/streamkit?fault.fail_every=3&fault.ops=upsert_m
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -45,12 +46,16 @@ class FaultPlan:
         fail_on_keys: fail any matching call whose key, collection or dataset is one of these.
         transient: raise a ``TransientError`` (retryable) instead of a ``TerminalError``.
         ops: method names the plan applies to; empty means every method.
+        outage_file: while a file exists at this path, every matching call fails: an
+            outage another process starts and ends (``streamkit chaos``) by creating and
+            removing the file.
     """
 
     fail_every: int = 0
     fail_on_keys: frozenset[str] = frozenset()
     transient: bool = True
     ops: frozenset[str] = frozenset()
+    outage_file: str = ""
     calls: int = field(default=0, init=False)
     injected: int = field(default=0, init=False)
     _down_until: float = field(default=0.0, init=False, repr=False)
@@ -80,6 +85,8 @@ class FaultPlan:
     def _reason(self, keys: Iterable[str]) -> str | None:
         if self._down_until and time.monotonic() < self._down_until:
             return "outage"
+        if self.outage_file and os.path.exists(self.outage_file):  # noqa: PTH110 - one stat a call
+            return f"outage (while {self.outage_file} exists)"
         if self.fail_every and self.calls % self.fail_every == 0:
             return f"call {self.calls} (every {self.fail_every})"
         hit = self.fail_on_keys.intersection(keys)
@@ -91,7 +98,7 @@ class FaultPlan:
         opts = {k.removeprefix("fault."): v for k, v in params.items() if k.startswith("fault.")}
         if not opts:
             return None
-        known = {"fail_every", "fail_keys", "transient", "ops", "outage_s"}
+        known = {"fail_every", "fail_keys", "transient", "ops", "outage_s", "outage_file"}
         if unknown := set(opts) - known:
             msg = f"unknown fault parameter(s) {sorted(unknown)}; known: {sorted(known)}"
             raise ConfigurationError(msg)
@@ -101,6 +108,7 @@ class FaultPlan:
                 fail_on_keys=_split(opts.get("fail_keys", "")),
                 transient=opts.get("transient", "true").lower() not in {"0", "false", "no"},
                 ops=_split(opts.get("ops", "")),
+                outage_file=opts.get("outage_file", ""),
             )
             if "outage_s" in opts:
                 plan.outage(float(opts["outage_s"]))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from adapters.ports import Bus
 from app import bootstrap
 from app.pipeline import profile
+from app.pipeline.backoff import Backoff
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
 from app.pipeline.operator import operate
@@ -73,6 +74,7 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
             source=f"{urlsplit(ports.bus.url).scheme}:{ports.bus.topic}",
             retention=timedelta(days=settings.pipeline.hot_retention_days),
             crash=CrashPlan(settings.pipeline.crash_at),
+            backoff=Backoff(budget_s=settings.pipeline.outage_s),
         )
         check_state_layout(spark, checkpoint_of(settings))
         sinks.prepare()

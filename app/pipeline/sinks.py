@@ -17,11 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +29,7 @@ from adapters.errors import TransientError
 from adapters.ports import Archive, Bus, BusPublisher, HotStore
 from app.events.rejects import Reason, Rejection, dead_letter
 from app.pipeline import latency
+from app.pipeline.backoff import Backoff
 from app.pipeline.crash import CrashPlan, Point
 from app.pipeline.documents import KPI_MINUTES, SESSION_MINUTES, SESSIONS
 from app.pipeline.operator import Kind
@@ -56,11 +55,9 @@ SESSION_FIELDS = (
     "revenue_cents",
     "converted",
 )
-_RETRIES = 4
 #: Collections kept for the retention period (by ``written_at``).
 _RETAINED = (KPI_MINUTES, SESSIONS, SESSION_MINUTES)
 _SWEEP_EVERY = timedelta(minutes=10)
-T = TypeVar("T")
 
 
 @dataclass
@@ -73,20 +70,6 @@ class BatchReport:
     sink_seconds: float = 0.0
     #: Seconds per sink (``dead_letters``, ``hot_store``, ``archive``), for tuning.
     stages: dict[str, float] = field(default_factory=dict)
-
-
-def _retrying(action: str, call: Callable[[], T]) -> T:
-    """``call()``, retried with back-off on ``TransientError``; the last error propagates."""
-    for attempt in range(_RETRIES):
-        try:
-            return call()
-        except TransientError as e:
-            if attempt == _RETRIES - 1:
-                raise
-            log.warning("%s failed (%s); retry %d of %d", action, e, attempt + 1, _RETRIES - 1)
-            time.sleep(0.5 * 2**attempt)
-    msg = "unreachable: the last attempt returns or raises"
-    raise AssertionError(msg)
 
 
 def _rows(table: pa.Table, kind: Kind, columns: tuple[str, ...]) -> pa.Table:
@@ -105,11 +88,17 @@ class Sinks:
         source: str,
         retention: timedelta = timedelta(days=7),
         crash: CrashPlan | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
-        """``source`` names the input in dead letters, e.g. ``kafka:events_raw``."""
+        """``source`` names the input in dead letters, e.g. ``kafka:events_raw``.
+
+        ``backoff`` decides how long a write that fails transiently is retried (a
+        dependency down) before the batch fails.
+        """
         self.hot, self.archive, self.deadletter = hot, archive, deadletter
         self.source, self.retention = source, retention
         self.crash = crash or CrashPlan()
+        self.backoff = backoff or Backoff()
         self._publisher: BusPublisher | None = None
         self._swept_at = 0.0
         self.last: BatchReport | None = None
@@ -178,7 +167,7 @@ class Sinks:
                 at,
             )
             publisher.publish(letter.to_json(), key=letter.dead_letter_id.encode())
-        delivery = _retrying("dead-letter flush", publisher.flush)
+        delivery = self.backoff.call("dead-letter flush", publisher.flush)
         if not delivery.ok:
             reasons = sorted({why for _, why in delivery.failed})
             msg = f"{len(delivery.failed)} dead letters were not acknowledged: {reasons}"
@@ -189,14 +178,14 @@ class Sinks:
         stamp = {"written_at": now, "batch_id": batch_id}
         documents = [d | stamp for d in minutes.drop_columns(["closing"]).to_pylist()]
         if documents:
-            _retrying(
+            self.backoff.call(
                 "minute upsert", lambda: self.hot.upsert_many(KPI_MINUTES, documents, ["minute"])
             )
         # The latency of an event ends when the write that includes it has committed: now.
         self._latency(events, batch_id)
         closed = [d | stamp for d in sessions.to_pylist()]
         if closed:
-            _retrying(
+            self.backoff.call(
                 "session upsert", lambda: self.hot.upsert_many(SESSIONS, closed, ["session_id"])
             )
         self._session_sums(sessions, batch_id, now)
@@ -224,7 +213,7 @@ class Sinks:
                 stamp_field="latency_batch",
                 stamp=batch_id,
             )
-            _retrying("latency merge", merge)
+            self.backoff.call("latency merge", merge)
 
     def _session_sums(self, sessions: pa.Table, batch_id: int, now: datetime) -> None:
         """Add the batch's closed sessions to ``session_minutes`` (by end minute), once.
@@ -250,7 +239,7 @@ class Sinks:
             sums = {"sessions": int(mask.sum())}
             sums |= {name: int(values[mask].sum()) for name, values in columns.items()}
             create = partial(self.hot.upsert_many, SESSION_MINUTES, [key | {"written_at": now}])
-            _retrying("session sums", partial(create, ["minute"]))
+            self.backoff.call("session sums", partial(create, ["minute"]))
             merge = partial(
                 self.hot.add_once,
                 SESSION_MINUTES,
@@ -259,7 +248,7 @@ class Sinks:
                 stamp_field="sessions_batch",
                 stamp=batch_id,
             )
-            _retrying("session sums", merge)
+            self.backoff.call("session sums", merge)
 
     def _sweep(self, now: datetime) -> None:
         """Retention by write time (FerretDB has no TTL indexes), at most every 10 minutes."""
@@ -293,7 +282,7 @@ class Sinks:
                 write = partial(
                     self.archive.write, dataset, rows, time_column=time_column, batch_id=name
                 )
-                _retrying(f"archive {dataset}", write)
+                self.backoff.call(f"archive {dataset}", write)
 
     def close(self) -> None:
         """Flush and release the dead-letter publisher."""

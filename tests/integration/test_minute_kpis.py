@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
+from app.chaos.oracle import compute
 from app.events.contract import Event
 from app.events.rejects import validate
 from app.generate import Options, generate
@@ -25,7 +26,6 @@ from app.producers.formats import Format, read
 from app.settings import Settings
 from app.spark.session import build_session
 from tests.support.compare import assert_minutes_match, assert_sessions_match
-from tests.support.oracle import compute
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 

@@ -1,6 +1,6 @@
 """End to end on the real stack: replay → Kafka → `streamkit pipeline --once` → hot store + Parquet.
 
-The job's output is compared with the independent oracle (tests/support/oracle.py)
+The job's output is compared with the independent oracle (app/chaos/oracle.py)
 minute by minute and session by session. Kafka micro-batch boundaries are read
 back from the job's own offset log, so the oracle applies the watermark to
 exactly the batches the job saw.

@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 import orjson
 import pandas as pd
 
+from app.chaos.oracle import compute
 from app.events.contract import Event
 from app.events.rejects import validate
 from tests.support.compare import COUNTED, assert_minutes_match, assert_sessions_match
-from tests.support.oracle import compute
 from tests.support.pipeline_run import Run, read_all
 
 

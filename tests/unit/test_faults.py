@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,10 +205,24 @@ def test_from_query_outage_starts_an_outage() -> None:
         plan.check("publish")
 
 
+def test_an_outage_file_fails_calls_while_it_exists(tmp_path: Path) -> None:
+    switch = tmp_path / "archive-down"
+    plan = FaultPlan.from_query({"fault.outage_file": str(switch), "fault.ops": "write"})
+    assert plan is not None
+    plan.check("write")  # no file: the call passes
+    switch.touch()
+    with pytest.raises(InjectedTransientError, match="archive-down exists"):
+        plan.check("write")
+    plan.check("read")  # outside the plan's ops
+    switch.unlink()
+    plan.check("write")
+    assert plan.injected == 1
+
+
 def test_from_query_rejects_unknown_parameters_and_lists_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="fail_evry") as info:
         FaultPlan.from_query({"fault.fail_evry": "3"})
-    for known in ("fail_every", "fail_keys", "transient", "ops", "outage_s"):
+    for known in ("fail_every", "fail_keys", "transient", "ops", "outage_s", "outage_file"):
         assert known in str(info.value)
 
 

@@ -80,3 +80,15 @@ def test_ports_and_registry_are_allowed(tmp_path: Path) -> None:
     pkg.mkdir()
     (pkg / "mod.py").write_text("from adapters.ports import Bus\nfrom adapters import registry\n")
     assert violations(pkg) == []
+
+
+def test_the_oracle_shares_no_code_with_the_stream_job() -> None:
+    # Its worth is independence: a bug in app/pipeline must not be copied into the answer.
+    imports = [
+        f"{path.name} imports {name}"
+        for path in sorted((APP / "chaos").glob("oracle.py"))
+        for name in imported_modules(path)
+        if name.startswith("app.pipeline")
+    ]
+    assert (APP / "chaos" / "oracle.py").exists()
+    assert imports == []

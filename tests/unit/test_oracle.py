@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from app.chaos.oracle import closed, compute, session_id
 from app.generate import Options, generate
 from app.producers.formats import Format, read
-from tests.support.oracle import closed, compute, session_id
 
 
 def event(

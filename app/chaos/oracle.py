@@ -1,10 +1,11 @@
 """An independent computation of the minute KPIs and sessions, from the definitions alone.
 
-Written from ``docs/kpis.md`` with pandas over the raw records in publish
-order, sharing no code with the stream job (``app/pipeline``). Validity comes
-from the contract (``app.events.rejects.validate``), which the job runs too: the
-one validator, tested on its own (``tests/unit/test_event_contract.py``,
-``tests/unit/test_records.py``), is not what these comparisons are about.
+Written from ``docs/kpis.md`` with pandas over the raw records in publish order,
+sharing no code with the stream job (``app/pipeline``; ``tests/unit/test_import_rules.py``
+holds the rule). Validity comes from the contract (``app.events.rejects.validate``),
+which the job runs too: the one validator, tested on its own
+(``tests/unit/test_event_contract.py``, ``tests/unit/test_records.py``), is not what
+these comparisons are about.
 
 Lateness: the job drops an event that is behind the watermark of its batch,
 ``max(event_time of earlier batches) - 10 min``. Batch boundaries are not
@@ -70,8 +71,10 @@ def _valid_events(records: list[bytes]) -> tuple[pd.DataFrame, int]:
 
 
 def _batch_lateness(events: pd.DataFrame, batch_of: np.ndarray) -> pd.Series:
-    """Late by Spark's rule when batch boundaries are known: behind the maximum
-    event time of earlier batches minus the watermark delay."""
+    """Late by Spark's rule when batch boundaries are known.
+
+    Behind the maximum event time of earlier batches minus the watermark delay.
+    """
     times = events["event_time"].to_numpy(dtype="datetime64[ns]")
     batches = batch_of[events["position"].to_numpy()]
     per_batch = pd.Series(times).groupby(batches).max()
@@ -159,7 +162,9 @@ def _sessions(counted: pd.DataFrame) -> pd.DataFrame:
 
 
 def closed(sessions: pd.DataFrame, last_event_time: pd.Timestamp) -> pd.DataFrame:
-    """Sessions closed once the watermark reached ``last_event_time`` - 10 minutes: those
-    ending more than the gap before that watermark, rounded down to its minute."""
+    """Sessions closed once the watermark reached ``last_event_time`` - 10 minutes.
+
+    Those ending more than the gap before that watermark, rounded down to its minute.
+    """
     cut = (last_event_time - WATERMARK).floor("min")
     return sessions[sessions["end"] + SESSION_GAP < cut]
