@@ -65,6 +65,11 @@ def parse_kafka_url(url: str) -> tuple[str, str, dict[str, str]]:
     if parts.scheme != "kafka" or not parts.netloc:
         msg = f"expected kafka://host:port/topic, got {url!r}"
         raise ConfigurationError(msg)
+    for server in parts.netloc.split(","):
+        _, colon, port = server.rpartition(":")
+        if colon and "]" not in port and not (port.isdigit() and 0 < int(port) < 65536):
+            msg = f"the Kafka URL has a bad port in {server!r}: expected host:port, port 1-65535"
+            raise ConfigurationError(msg)
     topic = unquote(parts.path.strip("/"))
     if not topic or "/" in topic:
         msg = f"the Kafka URL {url!r} must name exactly one topic, e.g. kafka://127.0.0.1:9092/events_raw"
@@ -221,7 +226,11 @@ class KafkaBus:
         """The shared admin client, created on first use."""
         with self._lock:
             if self._admin is None:
-                self._admin = AdminClient(self._config)
+                try:
+                    self._admin = AdminClient(self._config)
+                except ck.KafkaException as e:  # the URL's query: an option librdkafka lacks
+                    msg = f"a librdkafka option in the Kafka URL is bad: {e.args[0].str()}"
+                    raise ConfigurationError(msg) from e
             return self._admin
 
     def _metadata(self, timeout_s: float) -> Any:

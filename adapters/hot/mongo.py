@@ -67,10 +67,14 @@ class MongoHotStore:
         given = {k.lower() for k in query_options(url)}
         defaults = {k: v for k, v in _CLIENT_DEFAULTS.items() if k.lower() not in given}
         with self._errors("connect"):
-            # tz_aware: reads give aware UTC datetimes, equal to what was written.
-            self._client: MongoClient[Document] = pymongo.MongoClient(
-                url, tz_aware=True, tzinfo=UTC, **defaults
-            )
+            try:
+                # tz_aware: reads give aware UTC datetimes, equal to what was written.
+                self._client: MongoClient[Document] = pymongo.MongoClient(
+                    url, tz_aware=True, tzinfo=UTC, **defaults
+                )
+            except ValueError as e:  # pymongo's URL parser: a port that is not a number, ...
+                msg = f"bad MongoDB URL or option in {mask_url(url)}: {e}"
+                raise ConfigurationError(msg) from e
             self.database = self._client.get_default_database(DEFAULT_DATABASE).name
 
     def __repr__(self) -> str:
@@ -415,5 +419,6 @@ def _reason(e: BaseException) -> str:
 
     if isinstance(e, BulkWriteError) and (errs := e.details.get("writeErrors")):
         return f"{len(errs)} write error(s); first: {errs[0].get('errmsg', '')}"[:300]
-    text = str(e).split(", full error:")[0]
+    # Nor, when no server answered, its topology description (hundreds of characters).
+    text = str(e).split(", full error:")[0].split(", Timeout: ")[0]
     return text if len(text) <= 300 else f"{text[:300]}..."

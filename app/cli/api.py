@@ -9,7 +9,7 @@ import typer
 
 from adapters.urls import mask_url
 from app.cli.output import echo, fail_on_error
-from app.settings import get_settings
+from app.cli.wiring import hot_store, load_settings
 
 
 @fail_on_error
@@ -38,7 +38,9 @@ def api(
         raise typer.BadParameter(msg) from None
     if access_log:
         logging.getLogger("app.api.access").setLevel(logging.INFO)
-    settings = get_settings()
+    settings = load_settings()
+    # The app opens the store on the first request: check its URL now, not in every response.
+    hot_store(settings).close()
     keys = len(settings.api.key_list())
     echo(
         f"serving the KPI API on http://{host}:{port} (docs at /docs) · hot store "

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from app.cli.output import echo, exit_on_sigterm, fail_on_error
-from app.settings import Settings, get_settings
+from app.cli.wiring import load_settings
+from app.settings import Settings
 
 app = typer.Typer(
     help="Benchmarks, figures written under bench/results/<time>-<name>/. With no command: "
@@ -114,7 +115,7 @@ def _settings(*, up: bool) -> Settings:
     """The settings, with the local stack started unless the caller runs its own."""
     from app.localstack.stack import LocalStack
 
-    settings = get_settings()
+    settings = load_settings()
     if up:
         LocalStack(settings, progress=echo).up()
     return settings
@@ -209,7 +210,7 @@ def api(
     from app.localstack.stack import LocalStack
 
     exit_on_sigterm()
-    settings = get_settings()
+    settings = load_settings()
     settings = settings.model_copy(
         update={"pipeline": settings.pipeline.model_copy(update={"nice": background_nice})}
     )

@@ -14,7 +14,7 @@ import typer
 
 from adapters.errors import ConfigurationError
 from app.cli.output import echo, fail_on_error
-from app.settings import get_settings
+from app.cli.wiring import load_settings
 
 #: The Streamlit script; found from this file so an installed package works too.
 SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -50,7 +50,7 @@ def dashboard(
     env = dict(os.environ)
     if api is not None:
         env["STREAMKIT_DASHBOARD__API_URL"] = api  # the child reads its settings from the env
-    shown = api or get_settings().dashboard.api_url
+    shown = api or load_settings().dashboard.api_url
     echo(f"dashboard on http://{host}:{port} · reading the KPI API at {shown}")
     raise typer.Exit(_run(command(host, port), env))
 

@@ -107,6 +107,9 @@ def generate(
     fmt = _format(fmt, out)
     out = out or Path(f"data/events.{fmt.value}.gz")
     rows, window = _window(events, minutes, rate)
+    if out.is_dir():
+        msg = f"--out {out} is a directory; name a file in it, e.g. {out / 'events.csv.gz'}"
+        raise ConfigurationError(msg)
     if out.exists() and not force:
         msg = f"{out} exists; pass --force to overwrite it"
         raise ConfigurationError(msg)
@@ -122,7 +125,11 @@ def generate(
         fractions=Fractions(duplicates, out_of_order, late_within, late_beyond, malformed),
     )
     began = time.perf_counter()
-    manifest = write_traffic(options, progress=lambda line: echo(f"generate: {line}"))
+    try:
+        manifest = write_traffic(options, progress=lambda line: echo(f"generate: {line}"))
+    except OSError as e:  # every file generate touches is under --out's directory
+        msg = f"cannot write {out}: {e.strerror or e}; pass --out a path in a writable directory"
+        raise ConfigurationError(msg) from e
     elapsed = time.perf_counter() - began
     for line in summary(manifest, out):
         echo(line)

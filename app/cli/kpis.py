@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.errors import StreamkitError, TransientError
-from app import bootstrap
+from adapters.errors import StreamkitError
 from app.cli.output import echo, fail_on_error
+from app.cli.wiring import hot_store, load_settings, naming
 from app.pipeline.documents import KPI_MINUTES, duration, iso, minute_view, percent
-from app.settings import get_settings
 
 #: The window shown when --from is not given: this long before --to.
 DEFAULT_WINDOW = timedelta(minutes=60)
@@ -108,15 +107,10 @@ def parse_time(option: str, value: str) -> datetime:
 
 def read_minutes(first: datetime, last: datetime, limit: int | None) -> list[dict[str, Any]]:
     """Stored minute documents with ``first <= minute < last``, earliest first."""
-    store = bootstrap.hot_store(get_settings())
+    store = hot_store(load_settings())
     try:
-        return store.find_range(KPI_MINUTES, "minute", first, last, limit=limit)
-    except TransientError as e:
-        msg = (
-            f"{e}\nIs the hot store running? Start the local stack with `streamkit local up`, "
-            "or point STREAMKIT_HOT_STORE_URL at a reachable one."
-        )
-        raise TransientError(msg) from e
+        with naming("STREAMKIT_HOT_STORE_URL"):
+            return store.find_range(KPI_MINUTES, "minute", first, last, limit=limit)
     finally:
         with contextlib.suppress(StreamkitError):  # never hide the read's own error
             store.close()

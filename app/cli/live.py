@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app import bootstrap
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
-from app.settings import get_settings
+from app.cli.wiring import check_topic, deadletter_bus, events_bus, load_settings
 
 if TYPE_CHECKING:
     from app.live.producer import LiveProgress
@@ -91,14 +90,14 @@ def live(
 
     target = parse_rate(rate)
     client = SseClient(url, params=_since(since), user_agent=user_agent or USER_AGENT)
-    settings = get_settings()
-    events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
-    events_bus.partitions()  # fail now, naming the topic, if it does not exist
-    sender = EventSender(events_bus, deadletter_bus, source=f"sse:{url}")
+    settings = load_settings()
+    bus, deadletter = events_bus(settings), deadletter_bus(settings)
+    check_topic(bus)  # fail now, naming the topic, if it does not exist
+    sender = EventSender(bus, deadletter, source=f"sse:{url}")
     reporter: ProgressLine[LiveProgress] = ProgressLine(_progress_line)
     producer = LiveProducer(sender, rate=target, include_bots=bots, report=reporter)
     pace = "max rate" if target is None else f"at most {target:,.0f} events/s"
-    echo(f"streaming {url} to {events_bus.topic} ({pace})")
+    echo(f"streaming {url} to {bus.topic} ({pace})")
     started = time.monotonic()
     try:
         progress = producer.run(client.events(), max_events=max_events, duration_s=duration)

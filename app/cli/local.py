@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from app.cli.output import echo, fail_on_error
+from app.cli.wiring import load_settings
 from app.localstack.service import ServiceStatus
 from app.localstack.stack import LocalStack
-from app.settings import get_settings
 
 app = typer.Typer(
     help="Run Kafka and the MongoDB-wire server as native processes on 127.0.0.1 (no Docker).",
@@ -48,7 +48,7 @@ def up(
     later runs start in seconds. Topics events_raw (3 partitions) and
     events_deadletter (1 partition) are created when missing.
     """
-    settings = get_settings()
+    settings = load_settings()
     if emulators:
         local = settings.local.model_copy(update={"emulators": True})
         settings = settings.model_copy(update={"local": local})
@@ -66,7 +66,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop exactly the processes `up` started (by pid), releasing their ports."""
-    LocalStack(get_settings(), progress=echo).down(purge=purge)
+    LocalStack(load_settings(), progress=echo).down(purge=purge)
 
 
 @app.command()
@@ -75,7 +75,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show each service: state, address, pid and live health; exit 1 if one is unhealthy."""
-    statuses = LocalStack(get_settings(), progress=echo).status()
+    statuses = LocalStack(load_settings(), progress=echo).status()
     _print(statuses, as_json)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)

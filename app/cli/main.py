@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,11 +17,11 @@ from app.cli.dashboard import dashboard
 from app.cli.generate import generate
 from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
-from app.cli.output import echo, exit_on_sigterm, fail_on_error
+from app.cli.output import DEBUG_ENV, echo, exit_on_sigterm, fail_on_error
 from app.cli.pipeline import pipeline
 from app.cli.rehearse import rehearse_command
 from app.cli.replay import replay
-from app.settings import get_settings
+from app.cli.wiring import load_settings
 
 app = typer.Typer(
     help="streamkit: real-time e-commerce analytics on Kafka, Spark, MongoDB and Parquet, "
@@ -50,8 +51,14 @@ def main(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an error (also: STREAMKIT_DEBUG=1)."),
+    ] = False,
 ) -> None:
-    """Configure logging for every command."""
+    """Configure logging and error output for every command."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # read by fail_on_error, and inherited by child processes
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # librdkafka reports every refused connection while a broker restarts; only
@@ -69,6 +76,8 @@ def demo(
         Path | None,
         typer.Option(
             "--input",
+            exists=True,
+            dir_okay=False,
             help="Traffic file at 2,000 events/s of event time "
             "(default: fresh generated traffic, new event ids each run).",
         ),
@@ -95,7 +104,7 @@ def demo(
     from app.localstack.stack import LocalStack
 
     exit_on_sigterm()
-    settings = get_settings()
+    settings = load_settings()
     if not no_up:
         LocalStack(settings, progress=echo).up()
     r = run_demo(settings, seconds, echo, source, serve)
@@ -109,11 +118,12 @@ def demo(
 
 
 @app.command()
+@fail_on_error
 def config(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the effective settings (passwords masked) and where each port points."""
-    settings = get_settings()
+    settings = load_settings()
     data = json.loads(settings.model_dump_json())
     data["hot_store_url"] = mask_url(settings.hot_store_url.get_secret_value())
     if as_json:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Generic, ParamSpec, TypeVar
 
@@ -23,11 +25,25 @@ def echo(message: str) -> None:
     typer.echo(message)
 
 
-def fail_on_error(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a ``StreamkitError`` into a one-paragraph message and exit code 2, no traceback.
+#: Set to "1" by ``streamkit --debug``. An environment variable rather than a module flag:
+#: the commands that run others as child processes (demo, bench, rehearse) pass it on, so
+#: a child's error shows its traceback too; and ``STREAMKIT_DEBUG=1`` works without the flag.
+DEBUG_ENV = "STREAMKIT_DEBUG"
 
-    Our errors already name the fix; a traceback would bury it. Anything else
-    is a bug and keeps its traceback.
+
+def debugging() -> bool:
+    """True when errors should show their traceback (``--debug`` or ``STREAMKIT_DEBUG=1``)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def fail_on_error(command: Callable[P, R]) -> Callable[P, R]:
+    """End a command that raised with a message on stderr, never a traceback unless debugging.
+
+    A ``StreamkitError`` already names the fix: its message, exit code 2. Any
+    other exception is a bug: one line naming its type, exit code 1. With
+    ``--debug`` the first also prints its traceback and the second is re-raised.
+    Typer's and click's own exceptions (usage errors, ``typer.Exit``), ``SystemExit``
+    and ``KeyboardInterrupt`` pass through: typer shows and exits on them.
     """
 
     @functools.wraps(command)
@@ -35,10 +51,35 @@ def fail_on_error(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except StreamkitError as e:
+            if debugging():
+                traceback.print_exc()
             typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
+        except Exception as e:
+            if debugging() or _is_typers(e):
+                raise
+            typer.secho(unexpected(e), err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _is_typers(error: Exception) -> bool:
+    # typer vendors click (typer._click), so its exceptions are matched by where they
+    # are defined: BadParameter, UsageError, Exit, Abort of typer or of click itself.
+    return type(error).__module__.split(".")[0] in ("typer", "click")
+
+
+_LONGEST = 300
+
+
+def unexpected(error: Exception) -> str:
+    """The one line shown for an exception no code path translated: a bug."""
+    text = " ".join(str(error).split())  # one line, whatever the message holds
+    if len(text) > _LONGEST:  # a JVM's message can hold its whole stack
+        text = text[: _LONGEST - 1] + "…"
+    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return f"error: unexpected {what} — this is a bug; rerun with --debug for the traceback"
 
 
 def exit_on_sigterm() -> None:

@@ -16,6 +16,7 @@ app = typer.Typer(
 
 
 @app.callback()
+@fail_on_error
 def package() -> None:
     """Build deployment packages: the AWS Lambda zip of the KPI API."""
 

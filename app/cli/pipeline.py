@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from app.cli.output import echo, fail_on_error
-from app.settings import get_settings
+from app.cli.wiring import check_ports, load_settings
 
 
 def remove_checkpoint(location: str) -> None:
@@ -45,7 +45,8 @@ def pipeline(
     """
     from app.pipeline.job import checkpoint_of, run
 
-    settings = get_settings()
+    settings = load_settings()
+    check_ports(settings)  # a bad URL or a stopped broker: say so now, not after Spark starts
     if settings.pipeline.nice:
         os.nice(settings.pipeline.nice)  # before Spark starts: its JVM inherits the priority
     if reset:

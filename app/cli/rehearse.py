@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from app.cli.output import echo, exit_on_sigterm, fail_on_error
+from app.cli.wiring import load_settings
 from app.producers.formats import Format
 from app.rehearse.sides import KINDS
-from app.settings import PROJECT_ROOT, get_settings
+from app.settings import PROJECT_ROOT
 
 _KIND_HELP = "local (Kafka, MongoDB-wire, Parquet on disk), aws or gcp."
 
@@ -92,7 +93,7 @@ def rehearse_command(
         source_env=from_env,
         target_env=to_env,
     )
-    result = rehearse(get_settings(), options, echo)
+    result = rehearse(load_settings(), options, echo)
     from app.rehearse.report import verdict  # noqa: PLC0415 - CLI output only
 
     echo(verdict(result))

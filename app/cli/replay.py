@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import gzip
+import itertools
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,13 +16,12 @@ from typing import Annotated
 import typer
 
 from adapters.errors import StreamkitError
-from app import bootstrap
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
-from app.producers.formats import Format, FormatError, read
+from app.cli.wiring import check_topic, deadletter_bus, events_bus, load_settings
+from app.producers.formats import Format, FormatError, InputRecord, read
 from app.producers.pacing import RateProfile, Step, parse_profile
 from app.producers.replay import Replayer, ReplayProgress, Timing
 from app.producers.sender import EventSender
-from app.settings import get_settings
 
 
 def progress_line(p: ReplayProgress) -> str:
@@ -121,10 +125,11 @@ def replay(
         msg = "choose one of --rate, --profile and --speedup"
         raise typer.BadParameter(msg)
     steps = _profile(profile)
-    settings = get_settings()
-    events_bus, deadletter_bus = bootstrap.bus(settings), bootstrap.deadletter(settings)
-    events_bus.partitions()  # fail now, naming the topic, if it does not exist
-    sender = EventSender(events_bus, deadletter_bus, source=f"file:{file.name}")
+    records = _records(file, fmt)
+    settings = load_settings()
+    bus, deadletter = events_bus(settings), deadletter_bus(settings)
+    check_topic(bus)  # fail now, naming the topic, if it does not exist
+    sender = EventSender(bus, deadletter, source=f"file:{file.name}")
     reporter = ProgressLine(progress_line)
     replayer = Replayer(
         sender,
@@ -137,12 +142,11 @@ def replay(
     pace = "max rate" if target is None else f"{target:,.0f} events/s"
     if steps:
         pace = f"a profile of {len(steps)} steps, {sum(s.seconds for s in steps):g} s"
-    echo(f"replaying {file} to {events_bus.topic} ({pace})")
+    echo(f"replaying {file} to {bus.topic} ({pace})")
     started = time.monotonic()
     try:
-        progress = replayer.run(read(file, fmt), limit=limit)
-    except FormatError as e:
-        raise typer.BadParameter(str(e)) from e
+        with _input_errors(file):
+            progress = replayer.run(records, limit=limit)
     finally:
         reporter.close()
         sender.close()
@@ -152,6 +156,35 @@ def replay(
         raise typer.Exit(1)
     if progress.interrupted:
         raise typer.Exit(130)
+
+
+def _records(file: Path, fmt: Format) -> Iterator[InputRecord]:
+    """The file's records, its format checked now (by reading the first): before any service."""
+    with _input_errors(file, OSError):
+        records = read(file, fmt)
+        first = next(records, None)
+    return records if first is None else itertools.chain([first], records)
+
+
+#: What reading a file that is not what its name says raises: a .gz that is not gzip or
+#: is cut short, a "CSV" whose quotes never close.
+_BROKEN: tuple[type[Exception], ...] = (gzip.BadGzipFile, EOFError, zlib.error, csv.Error)
+
+
+@contextlib.contextmanager
+def _input_errors(file: Path, *also: type[Exception]) -> Iterator[None]:
+    """A file replay cannot read is a bad FILE argument, whenever it shows.
+
+    Only the opening read passes ``OSError``: later, one may come from elsewhere
+    (a closed stdout) and must not be blamed on the file.
+    """
+    try:
+        yield
+    except FormatError as e:
+        raise typer.BadParameter(str(e), param_hint="FILE") from e
+    except (*_BROKEN, *also) as e:
+        msg = f"cannot read {file}: {e}; pass CSV or JSON lines, gzipped only if named .gz"
+        raise typer.BadParameter(msg, param_hint="FILE") from e
 
 
 def _timing(value: str) -> Timing:

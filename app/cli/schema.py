@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from app.cli.output import echo
+from adapters.errors import ConfigurationError
+from app.cli.output import echo, fail_on_error
 from app.events.contract import json_schema
 
 app = typer.Typer(help="The event contract (docs/events.md).", no_args_is_help=True)
@@ -20,6 +21,7 @@ def render() -> str:
 
 
 @app.command()
+@fail_on_error
 def show(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
@@ -29,5 +31,9 @@ def show(
     if out is None:
         echo(render().rstrip("\n"))
     else:
-        out.write_text(render())
+        try:
+            out.write_text(render())
+        except OSError as e:
+            msg = f"cannot write {out}: {e.strerror}; pass --out a file in a writable directory"
+            raise ConfigurationError(msg) from e
         echo(f"wrote {out}")
