@@ -59,8 +59,29 @@ def _timestamp_text(value: Any) -> Any:
     return value
 
 
+#: The span of times the contract accepts, UTC. Outside it a time is a mistake (a unix time
+#: in the wrong unit, a placeholder year), and every reader can hold what is inside: the
+#: job's pandas columns span 1677-2262 in nanoseconds, Kafka timestamps start at 1970.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+#: The largest schema_version: the job's column is a 32-bit integer.
+INT32_MAX = 2**31 - 1
+
+
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    msg = f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)"
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as e:  # an offset past year 1 or 9999: out of the span too
+        raise ValueError(msg) from e
+    if not in_span(value):
+        raise ValueError(msg)
+    return value
+
+
+def in_span(value: datetime) -> bool:
+    """True when an aware ``value`` lies in the span of times the contract accepts."""
+    return EARLIEST <= value < LATEST
 
 
 def _price_value(value: Any) -> Any:
@@ -119,7 +140,7 @@ class Event(BaseModel):
         None, description="Set by the producer when it publishes; start of end-to-end latency."
     )
     schema_version: StrictInt = Field(
-        SCHEMA_VERSION, ge=1, description="Contract version of the producer."
+        SCHEMA_VERSION, ge=1, le=INT32_MAX, description="Contract version of the producer."
     )
 
     @model_validator(mode="after")
@@ -173,9 +194,9 @@ def parse_utc(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.utcoffset() is not None else None
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         return None
-    return parsed.astimezone(UTC) if parsed.utcoffset() is not None else None
 
 
 def now_utc() -> datetime:

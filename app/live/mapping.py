@@ -15,6 +15,7 @@ a :class:`Skip` (a valid change we do not sell, with its reason), or a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ PRICE_CAP = Decimal("99999.99")
 SOURCE = "live"
 _CENT = Decimal("0.01")
 _MAX_ID = 128
+#: A wiki is a dbname (enwiki, wikidatawiki); a longer one is no wiki and would not fit
+#: the contract's brand and product id (128 characters) once prefixed.
+_MAX_WIKI = 64
 
 #: MediaWiki's canonical namespaces; others are per wiki (118 is Draft on enwiki only).
 NAMESPACES = {
@@ -93,6 +97,9 @@ def _event(
     for name, value in (("wiki", wiki), ("title", title), ("user", user)):
         if not isinstance(value, str) or not value:
             return _missing(name)
+    if len(str(wiki)) > _MAX_WIKI:
+        msg = f"wiki is {len(str(wiki))} characters long, not a wiki id"
+        return Rejection(reason=Reason.BAD_FIELD, message=msg)
     event_id = _event_id(str(wiki), change, meta)
     if event_id is None:
         return _missing("id/meta.id")
@@ -166,7 +173,9 @@ def _event_time(change: Mapping[str, Any], meta: Mapping[str, Any]) -> datetime 
     # time (equal in every sample, but only the first is the shopper's act).
     ts = change.get("timestamp")
     if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > 0:
-        return datetime.fromtimestamp(ts, UTC)
+        # Beyond the calendar (1e20) is no time, as if absent: meta.dt may still be one.
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            return datetime.fromtimestamp(ts, UTC)
     return parse_utc(meta.get("dt"))
 
 

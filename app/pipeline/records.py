@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from app.events.contract import TIMESTAMP_PATTERN, Event, parse_utc
+from app.events.contract import TIMESTAMP_PATTERN, Event, in_span, parse_utc
 from app.events.rejects import validate
 
 #: The contract's fields, in its order: the operator's columns of a valid event.
@@ -97,7 +97,10 @@ def event_time_of(data: bytes) -> datetime | None:
     text = parsed.get("event_time") if isinstance(parsed, dict) else None
     if not isinstance(text, str) or not _TIMESTAMP.match(text):
         return None
-    return parse_utc(text)  # None for the right shape but an impossible date (2026-02-30)
+    parsed = parse_utc(text)  # None for the right shape but an impossible date (2026-02-30)
+    # Outside the contract's span the time attributes the reject to no minute (its publish
+    # minute counts it), and the columns could not hold it.
+    return parsed if parsed is not None and in_span(parsed) else None
 
 
 def _utc_naive(values: Any) -> np.ndarray:

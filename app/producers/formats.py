@@ -3,8 +3,10 @@
 Each reader turns a file into :class:`InputRecord` values, one per input
 record, in file order. A record is either an event object (to publish), raw
 bytes that are one record but not an object (published as they are, for
-the stream job to reject), or a framing failure (to dead-letter). Nothing
-is dropped: blank lines are the only input skipped, and they are counted.
+the stream job to reject), or a framing failure (to dead-letter: a CSV row
+cut short, a field over csv's size limit, a row that is not UTF-8 text).
+Nothing is dropped: blank lines (JSON whitespace only; empty for CSV) are the
+only input skipped, and they are counted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import csv
 import gzip
 import hashlib
 import io
-from collections.abc import Iterator
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,6 +45,8 @@ REES46_TYPES = {
     "purchase": "purchase",
     "remove_from_cart": "remove_from_cart",
 }
+#: A native CSV quantity that becomes a JSON integer: ASCII digits that fit int64.
+_QUANTITY = re.compile(r"-?[0-9]{1,18}")
 
 
 class Format(StrEnum):
@@ -77,7 +83,7 @@ def sniff(path: Path) -> Format:
         first = f.readline().strip()
     if first.startswith(("{", "[")):
         return Format.NATIVE
-    fields = next(csv.reader([first]), [])
+    fields = _header([first])
     if "event_id" in fields:
         return Format.NATIVE
     if tuple(fields) == REES46_COLUMNS or (len(fields) == 9 and fields[0].endswith(" UTC")):
@@ -105,7 +111,7 @@ def read_jsonl(path: Path) -> Iterator[InputRecord]:
     with open_text(path) as f:
         for n, line in enumerate(f, start=1):
             text = line.rstrip("\r\n")
-            if not text.strip():
+            if not text.strip(" \t"):  # JSON's whitespace: a line of "\x0c" is a record
                 continue
             raw = _encode(text)
             try:
@@ -146,33 +152,77 @@ class _LineTap:
         return _encode(raw.rstrip("\r\n"))
 
 
-def _csv_rows(path: Path, header: tuple[str, ...] | None) -> Iterator[tuple[int, list[str], bytes]]:
+def _bad_field(n: int, raw: bytes, message: str) -> InputRecord:
+    return InputRecord(str(n), raw, rejection=Rejection(reason=Reason.BAD_FIELD, message=message))
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _header(lines: Iterable[str]) -> list[str]:
+    try:
+        return next(csv.reader(lines), [])
+    except csv.Error:  # e.g. over csv's field size limit: no header replay knows
+        return []
+
+
+def _csv_rows(
+    path: Path, header: tuple[str, ...]
+) -> Iterator[tuple[int, list[str] | InputRecord, bytes]]:
     with open_text(path) as f:
         tap = _LineTap(f)
-        for n, row in enumerate(csv.reader(tap), start=1):
+        rows = csv.reader(tap)
+        for n in itertools.count(1):
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as e:  # a field over csv's size limit; the reader resumes after it
+                raw = tap.take()
+                yield n, _bad_field(n, raw, f"line {n} cannot be read as CSV: {e}"), raw
+                continue
             raw = tap.take()
-            if n == 1 and header is not None and tuple(row) == header:
+            if n == 1 and tuple(row) == header:
                 continue
             if not row or row == [""]:
                 continue
             yield n, row, raw
 
 
+def _csv_records(
+    path: Path, header: tuple[str, ...], to_event: Callable[[list[str]], dict[str, Any]]
+) -> Iterator[InputRecord]:
+    for n, row, raw in _csv_rows(path, header):
+        if isinstance(row, InputRecord):
+            yield row
+        elif len(row) != len(header):
+            yield _truncated(n, len(row), len(header), raw)
+        elif not _is_utf8(raw):  # its text cannot go on the wire as JSON
+            yield _bad_field(n, raw, f"line {n} is not UTF-8 text")
+        else:
+            yield InputRecord(str(n), raw, event=to_event(row))
+
+
 def read_native_csv(path: Path) -> Iterator[InputRecord]:
     """Native CSV: a header of contract fields; an empty cell means the field is absent."""
     with open_text(path) as f:
-        header = next(csv.reader(f), [])
+        header = tuple(_header(f))
     if "event_id" not in header:
         msg = f"{path}: a native CSV needs a header row naming the contract's fields"
         raise FormatError(msg)
-    for n, row, raw in _csv_rows(path, tuple(header)):
-        if len(row) != len(header):
-            yield _truncated(n, len(row), len(header), raw)
-            continue
-        event: dict[str, Any] = {k: v for k, v in zip(header, row, strict=True) if v != ""}
-        if (q := event.get("quantity")) is not None and q.lstrip("-").isdigit():
-            event["quantity"] = int(q)  # bad values stay text for the job to reject
-        yield InputRecord(str(n), raw, event=event)
+
+    def event(row: list[str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {k: v for k, v in zip(header, row, strict=True) if v != ""}
+        if (q := fields.get("quantity")) is not None and _QUANTITY.fullmatch(q):
+            fields["quantity"] = int(q)  # bad values stay text for the job to reject
+        return fields
+
+    yield from _csv_records(path, header, event)
 
 
 def rees46_event_id(row: list[str]) -> str:
@@ -210,8 +260,4 @@ def rees46_event(row: list[str]) -> dict[str, Any]:
 
 def read_rees46(path: Path) -> Iterator[InputRecord]:
     """REES46 clickstream CSV, with or without its header, LF or CRLF."""
-    for n, row, raw in _csv_rows(path, REES46_COLUMNS):
-        if len(row) != len(REES46_COLUMNS):
-            yield _truncated(n, len(row), len(REES46_COLUMNS), raw)
-            continue
-        yield InputRecord(str(n), raw, event=rees46_event(row))
+    return _csv_records(path, REES46_COLUMNS, rees46_event)
