@@ -93,9 +93,9 @@ class Sandbox:
     root: Path
 
     @classmethod
-    def create(cls, base: Settings, stamp: str, root: Path) -> Sandbox:
+    def create(cls, base: Settings, stamp: str, root: Path, prefix: str = "bench") -> Sandbox:
         """Fresh topics (3 partitions, as ``events_raw``) and a database named after ``stamp``."""
-        name = f"bench_{stamp.lower()}"
+        name = f"{prefix}_{stamp.lower()}"
         bus, dead = urlsplit(base.bus_url), urlsplit(base.deadletter_url)
         if bus.scheme != "kafka":
             msg = (

@@ -94,8 +94,8 @@ def e2e(
         the_burst = None if burst_text == "none" else Burst.parse(burst_text)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    extra = dict(_setting(item) for item in job_env or [])
-    settings = _settings(up=not no_up)
+    extra = dict(job_setting(item) for item in job_env or [])
+    settings = stack_settings(up=not no_up)
     options = E2eOptions(
         plan=Plan.of(rate_steps, the_burst),
         api_rate=api_rate,
@@ -108,10 +108,10 @@ def e2e(
         label=label,
     )
     report = bench_e2e(settings, options, echo)
-    _show(report)
+    show_report(report)
 
 
-def _settings(*, up: bool) -> Settings:
+def stack_settings(*, up: bool) -> Settings:
     """The settings, with the local stack started unless the caller runs its own."""
     from app.localstack.stack import LocalStack
 
@@ -121,12 +121,14 @@ def _settings(*, up: bool) -> Settings:
     return settings
 
 
-def _show(report: Path) -> None:
+def show_report(report: Path) -> None:
+    """Print a report's summary.md and where it is."""
     echo((report / "summary.md").read_text())
     echo(f"report: {report}")
 
 
-def _setting(item: str) -> tuple[str, str]:
+def job_setting(item: str) -> tuple[str, str]:
+    """``--job-env NAME=VALUE`` as a pair; a usage error unless NAME is a STREAMKIT_ setting."""
     name, sep, value = item.partition("=")
     if not sep or not name.startswith("STREAMKIT_"):
         msg = f"--job-env takes STREAMKIT_NAME=VALUE, not {item!r}"
@@ -162,8 +164,8 @@ def backfill(
     from app.bench.backfill import BackfillOptions, bench_backfill
 
     exit_on_sigterm()
-    extra = dict(_setting(item) for item in job_env or [])
-    settings = _settings(up=not no_up)
+    extra = dict(job_setting(item) for item in job_env or [])
+    settings = stack_settings(up=not no_up)
     options = BackfillOptions(
         events=events,
         producer_runs=producer_runs,
@@ -173,7 +175,7 @@ def backfill(
         label=label,
     )
     report = bench_backfill(settings, options, echo)
-    _show(report)
+    show_report(report)
 
 
 @app.command("api")
@@ -218,4 +220,4 @@ def api(
         LocalStack(settings, progress=echo).up()
     options = ApiBenchOptions(rate, seconds, warmup, path, out or RESULTS)
     report = bench_api(settings, options, echo)
-    _show(report)
+    show_report(report)

@@ -13,6 +13,7 @@ import typer
 from adapters.urls import mask_url
 from app.cli import bench, job, local, package, schema
 from app.cli.api import api
+from app.cli.chaos import chaos
 from app.cli.dashboard import dashboard
 from app.cli.generate import generate
 from app.cli.kpis import echo_minutes, kpis
@@ -44,6 +45,7 @@ app.command("kpis")(kpis)
 app.command("api")(api)
 app.command("dashboard")(dashboard)
 app.command("rehearse")(rehearse_command)
+app.command("chaos")(chaos)
 
 
 @app.callback()

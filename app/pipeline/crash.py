@@ -23,6 +23,7 @@ class Point(StrEnum):
     BEFORE_SINKS = "before_sinks"
     AFTER_DEADLETTERS = "after_deadletters"
     AFTER_HOT_STORE = "after_hot_store"
+    DURING_ARCHIVE = "during_archive"
     AFTER_ARCHIVE = "after_archive"
 
 

@@ -283,6 +283,8 @@ class Sinks:
                     self.archive.write, dataset, rows, time_column=time_column, batch_id=name
                 )
                 self.backoff.call(f"archive {dataset}", write)
+                if dataset == EVENTS:  # the archive part-written: its events, not the rest
+                    self.crash.reached(Point.DURING_ARCHIVE, batch_id)
 
     def close(self) -> None:
         """Flush and release the dead-letter publisher."""

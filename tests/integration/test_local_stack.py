@@ -9,6 +9,7 @@ port held by a foreign process on a fresh stack.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -197,6 +198,27 @@ def test_the_cli_status_shows_both_services_healthy(stack: LocalStack) -> None:
     rows = table_rows(result.stdout)
     assert rows["kafka"][1:4] == ["healthy", f"{HOST}:{KAFKA_PORT}", str(pids["kafka"])]
     assert rows["mongo"][1:4] == ["healthy", f"{HOST}:{MONGO_PORT}", str(pids["mongo"])]
+
+
+@pytest.mark.timeout(300)
+def test_every_service_listens_on_the_loopback_address_only(stack: LocalStack) -> None:
+    # Issue 8: local services are for this machine; nothing may listen on 0.0.0.0 or a LAN address.
+    listening: dict[str, set[tuple[str, int]]] = {}
+    for name in ("kafka", "mongo"):
+        leader = psutil.Process(record_of(stack, name).pid)
+        for proc in [leader, *leader.children(recursive=True)]:
+            for conn in proc.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    listening.setdefault(name, set()).add((conn.laddr.ip, conn.laddr.port))
+    assert {port for sockets in listening.values() for _, port in sockets} >= set(PORTS)
+    addresses = {ipaddress.ip_address(ip) for sockets in listening.values() for ip, _ in sockets}
+    # Java listens on 127.0.0.1 as the IPv4-mapped ::ffff:127.0.0.1: loopback all the same.
+    assert all(_loopback(a) for a in addresses), listening
+
+
+def _loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 # ---------------------------------------------------------------------- crashes

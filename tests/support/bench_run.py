@@ -1,4 +1,4 @@
-"""Running ``streamkit bench …`` on the local stack as a user would, and checking it cleaned up."""
+"""Running ``streamkit bench …`` and ``chaos`` on the local stack as a user would; clean-up."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from tests.conftest import KAFKA_BOOTSTRAP, MONGO_URL, require_tcp
 from tests.support.pipeline_run import STREAMKIT
 
 
-def run_bench(args: list[str], results: Path, timeout: float) -> tuple[Path, dict[str, Any]]:
-    """``streamkit bench ARGS --no-up --out RESULTS`` on the running stack: report, summary."""
+def run_bench(
+    args: list[str], results: Path, timeout: float, command: str = "bench"
+) -> tuple[Path, dict[str, Any]]:
+    """``streamkit COMMAND ARGS --no-up --out RESULTS`` on the running stack: report, summary."""
     require_tcp(f"kafka://{KAFKA_BOOTSTRAP}", "Kafka")
     require_tcp(MONGO_URL, "the MongoDB-wire server")
     env = {
@@ -24,7 +26,7 @@ def run_bench(args: list[str], results: Path, timeout: float) -> tuple[Path, dic
         "STREAMKIT_HOT_STORE_URL": MONGO_URL,
     }
     done = subprocess.run(
-        [*STREAMKIT, "bench", *args, "--no-up", "--out", str(results)],
+        [*STREAMKIT, command, *args, "--no-up", "--out", str(results)],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

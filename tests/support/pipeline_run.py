@@ -18,10 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from adapters.ports import Bus, BusMessage
+from adapters.ports import Bus
 from adapters.registry import open_archive, open_hot_store
-from app.bench.backlog import planned_offsets
+from app.chaos.readback import batch_ends as batches_of
+from app.chaos.readback import in_batch_order
+from app.chaos.readback import read_topic as read_all
 from tests.conftest import MONGO_URL
+
+__all__ = ["Run", "batches_of", "in_batch_order", "kill_group", "read_all"]
 
 STREAMKIT = [sys.executable, "-m", "app.cli"]
 
@@ -113,35 +117,3 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=30)
-
-
-def read_all(bus: Bus) -> list[BusMessage]:
-    """Every message of a topic, from the beginning."""
-    reader = bus.reader(f"read_all_{uuid.uuid4().hex[:8]}")
-    messages: list[BusMessage] = []
-    try:
-        while batch := reader.read(5_000, timeout_s=5.0):
-            messages.extend(batch)
-    finally:
-        reader.close()
-    return messages
-
-
-def batches_of(checkpoint: Path, topic: str) -> list[dict[int, int]]:
-    """Per planned batch, each partition's end offset (exclusive), from Spark's offset log."""
-    log = checkpoint / "offsets"
-    entries = sorted((p for p in log.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    return [planned_offsets(entry, topic) for entry in entries]
-
-
-def in_batch_order(
-    messages: list[BusMessage], ends: list[dict[int, int]]
-) -> tuple[list[bytes], list[int]]:
-    """Record values ordered by batch (then partition, offset), and the size of each batch."""
-
-    def batch(m: BusMessage) -> int:
-        return next(n for n, end in enumerate(ends) if m.offset < end.get(m.partition, 0))
-
-    ordered = sorted(messages, key=lambda m: (batch(m), m.partition, m.offset))
-    sizes = pd.Series([batch(m) for m in ordered]).value_counts().sort_index()
-    return [m.value for m in ordered], [int(sizes.get(n, 0)) for n in range(len(ends))]

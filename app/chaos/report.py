@@ -1,0 +1,56 @@
+"""The chaos report: ``summary.json`` (one row per scenario) and ``summary.md``, a table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def markdown(summary: Mapping[str, Any]) -> str:
+    """The page for people: conditions, one table, and what differed where something did."""
+    rows: Sequence[Mapping[str, Any]] = summary["scenarios"]
+    lines = [
+        f"# Chaos run, {summary['started']}",
+        "",
+        f"Machine: {summary['machine']}. Options: {summary['options']}.",
+        "",
+        "| scenario | faults injected | events in | on the topic | counted | dead letters "
+        "(producer) | late dropped | closed sessions compared | differences | recovery s "
+        "(median / max) | passed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        recovery = r["recovery_s"]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["scenario"],
+                    str(r["faults_injected"]),
+                    f"{r['events_in']:,}",
+                    f"{r['on_topic']:,}",
+                    _n(r["counted"]),
+                    f"{r['dead_letters']:,} ({r['dead_letters_by_producer']:,})",
+                    _n(r["late_dropped"]),
+                    _n(r["closed_sessions_compared"]),
+                    _n(r["differences"]),
+                    f"{recovery['median']} / {recovery['max']}" if recovery else "-",
+                    "**yes**" if r["passed"] else "**no**",
+                ]
+            )
+            + " |"
+        )
+    lines.append("")
+    for r in rows:
+        lines.append(f"- **{r['scenario']}**: {r['description']}.")
+        if r["faults"]:
+            lines.append(f"  Faults: {'; '.join(r['faults'])}.")
+        if r["error"]:
+            lines.append(f"  Error: {r['error']}")
+        if r["difference_detail"]:
+            lines += ["  Differences:", "", "  ```", *r["difference_detail"].splitlines(), "  ```"]
+    return "\n".join(lines) + "\n"
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

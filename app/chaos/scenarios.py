@@ -1,0 +1,87 @@
+"""The chaos scenarios: what traffic, which faults, and how long recovery may take.
+
+Counts, rates and durations are :class:`ChaosOptions` settings, so ``--quick`` runs the
+same scenarios small enough for CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from app.bench.api import RESULTS
+from app.generate.faults import Fractions
+from app.pipeline.crash import Point
+
+#: Traffic with the faults a consumer must survive anyway, at a low level.
+EVERYDAY = Fractions(
+    duplicates=0.01, out_of_order=0.02, late_within=0.005, late_beyond=0.002, malformed=0.002
+)
+#: Floods (issue 8, scenario 5): 20 % duplicates; bursts 5-8 min late (counted) and 12+ min
+#: late (late_dropped); 5 % malformed records of every kind.
+FLOODS = Fractions(
+    duplicates=0.20, out_of_order=0.02, late_within=0.03, late_beyond=0.03, malformed=0.05
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One run on a fresh sandbox: traffic with ``fractions``, then these faults."""
+
+    name: str
+    description: str
+    fractions: Fractions = EVERYDAY
+    #: ``kill -9`` of the job's process group at random moments, each followed by a restart.
+    kills: int = 0
+    #: Named crash points, each hit once in a batch that holds data.
+    crash_points: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChaosOptions:
+    """How big and how long; ``quick`` picks the CI subset's sizes."""
+
+    events: int = 120_000
+    #: Event-time span of the traffic: sessions (30 min gap) must close within it.
+    minutes: int = 60
+    #: Events/s of the replay while faults are injected.
+    rate: float = 1_000.0
+    kills: int = 20
+    #: Records a batch takes at most. Small, as in steady flow (2,000/s with a 1 s trigger):
+    #: event time then moves on batch by batch and the watermark drops late events, whenever
+    #: the job happens to start; one big catch-up batch would see nothing late.
+    batch_cap: int = 2_000
+    seed: int = 42
+    recovery_limit_s: float = 60.0
+    timeout_s: float = 900.0
+    only: tuple[str, ...] = ()
+    out: Path = RESULTS
+    keep: bool = False
+    job_env: dict[str, str] = field(default_factory=dict)
+
+
+def quick(options: ChaosOptions) -> ChaosOptions:
+    """The CI subset's sizes: smaller traffic, faster, one kill."""
+    return replace(options, events=40_000, minutes=50, rate=2_000.0, kills=1)
+
+
+def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
+    """The scenarios of a run (all, or ``options.only``)."""
+    points = () if quick else (Point.AFTER_HOT_STORE, Point.DURING_ARCHIVE, Point.AFTER_ARCHIVE)
+    every = [
+        Scenario(
+            "job-kills",
+            f"kill -9 of the job's process group at {options.kills} random moment(s)"
+            + (f" and at the crash points {', '.join(p.value for p in points)}" if points else "")
+            + ", restarted each time",
+            kills=options.kills,
+            crash_points=points,
+        ),
+        Scenario(
+            "floods",
+            "20 % duplicates, bursts 5-8 min late (counted) and 12-45 min late (dropped), "
+            "5 % malformed records of every kind",
+            fractions=FLOODS,
+        ),
+    ]
+    return [s for s in every if not options.only or s.name in options.only]
