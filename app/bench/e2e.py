@@ -282,8 +282,14 @@ def _roots(settings: Settings, job: BackgroundJob, api: ApiProcess) -> dict[str,
 def _start_replay(
     settings: Settings, traffic: Path, plan: Plan, log: Path
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "app.cli", "replay", str(traffic)]
-    command += ["--profile", plan.profile(), "--timing", "send"]
+    return spawn_replay(
+        settings, [str(traffic), "--profile", plan.profile(), "--timing", "send"], log
+    )
+
+
+def spawn_replay(settings: Settings, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``streamkit replay ARGS`` on ``settings``' ports, in its own process group, into ``log``."""
+    command = [sys.executable, "-m", "app.cli", "replay", *args]
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own console script
             command,

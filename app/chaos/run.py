@@ -16,11 +16,8 @@ One scenario's run (docs/reliability.md):
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,7 +28,7 @@ from typing import Any
 from adapters.errors import ConfigurationError, StreamkitError
 from app import bootstrap
 from app.bench.api import machine
-from app.bench.e2e import Sandbox, write_report
+from app.bench.e2e import Sandbox, spawn_replay, write_report
 from app.chaos.readback import batch_ends, in_batch_order, outputs, read_topic
 from app.chaos.report import markdown
 from app.chaos.scenarios import ChaosOptions, Scenario, scenarios
@@ -183,7 +180,9 @@ def _inject(
     supervisor.start()
     supervisor.wait_started(options.timeout_s)
     replay_log = logs / "replay.log"
-    replay = _start_replay(sandbox.settings, traffic, options.rate, replay_log)
+    replay = spawn_replay(
+        sandbox.settings, [str(traffic), "--rate", f"{options.rate:g}"], replay_log
+    )
     try:
         supervisor.wait_batch(supervisor.last_batch() + 2, options.timeout_s)
         for point in scenario.crash_points:
@@ -228,20 +227,6 @@ def _restart_and_time(
     seconds = supervisor.recover(started, options.timeout_s)
     outcome.recoveries_s.append(seconds)
     say(f"{outcome.faults[-1]}: recovered in {seconds:.1f} s")
-
-
-def _start_replay(
-    settings: Settings, traffic: Path, rate: float, log: Path
-) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "app.cli", "replay", str(traffic), "--rate", f"{rate:g}"]
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own console script
-            command,
-            env={**os.environ, **settings.environment(), "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def _outputs(sandbox: Sandbox) -> Outputs:
