@@ -74,17 +74,11 @@ def compare_minutes(emitted: pd.DataFrame, oracle: OracleResult) -> Differences:
     mine = final.loc[both, COUNTED].astype("int64")
     theirs = expected.loc[both, COUNTED].astype("int64")
     diff = (mine - theirs).abs()
-    examples = [f"minute {m.isoformat()} missing" for m in missing[:_EXAMPLES]]
-    examples += [f"minute {m.isoformat()} unexpected" for m in extra.index[:_EXAMPLES]]
-    for minute in diff.index[diff.any(axis=1)][:_EXAMPLES]:
-        fields = [c for c in COUNTED if diff.at[minute, c]]
-        pairs = ", ".join(f"{c} {mine.at[minute, c]} vs {theirs.at[minute, c]}" for c in fields)
-        examples.append(f"minute {minute.isoformat()}: {pairs} (job vs oracle)")
     return Differences(
         by_field={c: int(diff[c].sum()) for c in COUNTED},
         missing=len(missing),
         unexpected=len(extra),
-        examples=examples,
+        examples=_examples("minute", missing, extra.index, diff != 0, mine, theirs),
     )
 
 
@@ -113,15 +107,31 @@ def compare_sessions(
         theirs[column] = pd.to_datetime(theirs[column], utc=True)
     mine[SESSION_FIELDS[1:]] = mine[SESSION_FIELDS[1:]].astype("int64")
     differs = mine != theirs
-    examples = [f"session {s} missing" for s in missing[:_EXAMPLES]]
-    examples += [f"session {s} unexpected" for s in unknown[:_EXAMPLES]]
-    for sid in differs.index[differs.any(axis=1)][:_EXAMPLES]:
-        fields = [c for c in columns if differs.at[sid, c]]
-        pairs = ", ".join(f"{c} {mine.at[sid, c]} vs {theirs.at[sid, c]}" for c in fields)
-        examples.append(f"session {sid}: {pairs} (job vs oracle)")
     return Differences(
         by_field={c: int(differs[c].sum()) for c in columns},
         missing=len(missing),
         unexpected=len(unknown) + repeated,
-        examples=examples,
+        examples=_examples("session", missing, unknown, differs, mine, theirs),
     )
+
+
+def _examples(
+    kind: str,
+    missing: pd.Index,
+    unexpected: pd.Index,
+    differs: pd.DataFrame,
+    mine: pd.DataFrame,
+    theirs: pd.DataFrame,
+) -> list[str]:
+    """A few keys of each sort of difference; for differing rows, each field's two values."""
+    examples = [f"{kind} {_label(k)} missing" for k in missing[:_EXAMPLES]]
+    examples += [f"{kind} {_label(k)} unexpected" for k in unexpected[:_EXAMPLES]]
+    for key in differs.index[differs.any(axis=1)][:_EXAMPLES]:
+        fields = [c for c in differs.columns if differs.at[key, c]]
+        pairs = ", ".join(f"{c} {mine.at[key, c]} vs {theirs.at[key, c]}" for c in fields)
+        examples.append(f"{kind} {_label(key)}: {pairs} (job vs oracle)")
+    return examples
+
+
+def _label(key: object) -> str:
+    return key.isoformat() if isinstance(key, pd.Timestamp) else str(key)

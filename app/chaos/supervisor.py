@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,15 @@ from app.demo import BackgroundJob
 from app.settings import Settings
 
 Progress = Callable[[str], None]
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` the process's whole group (the CLI and its Spark JVM) and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it died on its own (a crash point) just before
+    process.wait(timeout=30)
 
 
 class Supervisor:
@@ -64,14 +74,8 @@ class Supervisor:
 
     def kill(self) -> None:
         """``kill -9`` the job's whole process group, and reap it."""
-        if self.job is None:
-            return
-        process = self.job.process
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it died on its own (a crash point) just before
-        process.wait(timeout=30)
+        if self.job is not None:
+            kill_group(self.job.process)
 
     def wait_exit(self, timeout_s: float) -> bool:
         """Until the job exits by itself (a planned crash); False if it still runs."""

@@ -86,8 +86,8 @@ def verify(outputs: Outputs, values: Sequence[bytes], sizes: Sequence[int]) -> V
     oracle = compute(list(values), batch_sizes=list(sizes))
     minutes = outputs.minutes
     failures: list[str] = []
-    valid = [v for v in values if isinstance(validate(v), Event)]
-    rejected = len(values) - len(valid)
+    events = [e for e in map(validate, values) if isinstance(e, Event)]
+    rejected = len(values) - len(events)
 
     def check(condition: bool, message: str) -> None:
         if not condition:
@@ -102,7 +102,7 @@ def verify(outputs: Outputs, values: Sequence[bytes], sizes: Sequence[int]) -> V
     }
     check(len(from_job) == rejected, f"{len(from_job)} dead letters from the job, {rejected} due")
 
-    last_time = pd.Timestamp(max(e.event_time for e in map(validate, valid)))  # type: ignore[union-attr]
+    last_time = pd.Timestamp(max(e.event_time for e in events))
     sessions = compare_sessions(outputs.sessions, oracle, last_time)
 
     counted = int(minutes["events"].sum())

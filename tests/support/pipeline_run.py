@@ -9,7 +9,6 @@ group so a ``kill -9`` takes the Spark JVM with it.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from adapters.registry import open_archive, open_hot_store
 from app.chaos.readback import batch_ends as batches_of
 from app.chaos.readback import in_batch_order
 from app.chaos.readback import read_topic as read_all
+from app.chaos.supervisor import kill_group
 from tests.conftest import MONGO_URL
 
 __all__ = ["Run", "batches_of", "in_batch_order", "kill_group", "read_all"]
@@ -108,12 +108,3 @@ class Run:
                 store.drop(collection)
         finally:
             store.close()
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """``kill -9`` the process's whole group (the CLI and its Spark JVM) and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
