@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
@@ -26,7 +26,7 @@ _POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health")
 
 
 def check_health(store: HotStore, bus: Callable[[], Bus], settings: ApiSettings) -> Health:
-    """Run every check at once and sum them up: healthy, degraded (a warn) or unhealthy (a fail)."""
+    """Run every check at once and sum them up (:func:`overall`)."""
     checks: dict[str, Callable[[], CheckResult]] = {
         "hot_store": lambda: _ping("hot store", store.ping, settings.check_timeout_s),
         "pipeline": lambda: pipeline_check(store, settings, datetime.now(UTC)),
@@ -37,14 +37,32 @@ def check_health(store: HotStore, bus: Callable[[], Bus], settings: ApiSettings)
     futures = {name: _POOL.submit(_timed, run) for name, run in checks.items()}
     # A hung client must not hang /health: give up a little after its own timeout.
     deadline = time.monotonic() + settings.check_timeout_s + 0.5
-    results = {name: _result(f, deadline) for name, f in futures.items()}
+    # The pipeline check only reads the hot store: when that does not answer, the job's state
+    # is unknown (a warn), and the hot store's own check reports the outage.
+    results = {
+        name: _result(f, deadline, "warn" if name == "pipeline" else "fail")
+        for name, f in futures.items()
+    }
     if "bus" not in results:
         results["bus"] = CheckResult(
             status="skipped", latency_ms=None, detail="not checked (STREAMKIT_API__CHECK_BUS=false)"
         )
-    statuses = {r.status for r in results.values()}
-    status = "unhealthy" if "fail" in statuses else "degraded" if "warn" in statuses else "healthy"
-    return Health(status=status, checked_at=iso(datetime.now(UTC)), checks=results)
+    return Health(status=overall(results), checked_at=iso(datetime.now(UTC)), checks=results)
+
+
+def overall(results: dict[str, CheckResult]) -> Literal["healthy", "degraded", "unhealthy"]:
+    """``unhealthy`` only when the job has stopped reporting; a dependency down is ``degraded``.
+
+    Every API instance shares the hot store and the bus, so a load balancer that took
+    instances out of rotation for their outage would help nothing and turn typed 503s from
+    the data endpoints into connection errors; the job, meanwhile, waits the outage out
+    (``STREAMKIT_PIPELINE__OUTAGE_S``). A job that stopped writing is a fault of this service.
+    """
+    if results["pipeline"].status == "fail":
+        return "unhealthy"
+    if all(r.status in {"ok", "skipped"} for r in results.values()):
+        return "healthy"
+    return "degraded"
 
 
 def pipeline_check(store: HotStore, settings: ApiSettings, now: datetime) -> CheckResult:
@@ -99,14 +117,17 @@ def _timed(run: Callable[[], CheckResult]) -> CheckResult:
     )
 
 
-def _result(future: Any, deadline: float) -> CheckResult:
+def _result(future: Any, deadline: float, unanswered: Literal["warn", "fail"]) -> CheckResult:
     wait = max(0.0, deadline - time.monotonic())
     try:
         result: CheckResult = future.result(timeout=wait)
     except FutureTimeout:
-        return CheckResult(status="fail", latency_ms=None, detail=f"no answer within {wait:.1f} s")
+        return CheckResult(
+            status=unanswered, latency_ms=None, detail=f"no answer within {wait:.1f} s"
+        )
     except StreamkitError as e:  # the pipeline check reads the hot store
-        return CheckResult(status="fail", latency_ms=None, detail=f"could not read: {_short(e)}")
+        detail = f"could not read the job's report: {_short(e)}"
+        return CheckResult(status=unanswered, latency_ms=None, detail=detail)
     return result
 
 

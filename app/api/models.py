@@ -101,7 +101,11 @@ class CheckResult(_Frozen):
 
 
 class Health(_Frozen):
-    """Each dependency's check; 200 unless one fails (then 503)."""
+    """Each dependency's check, and the sum of them.
+
+    ``unhealthy`` (503): the job stopped reporting; ``degraded`` (200): a warn, or a
+    dependency that does not answer; ``healthy`` (200): all ok.
+    """
 
     status: Literal["healthy", "degraded", "unhealthy"]
     checked_at: str

@@ -79,11 +79,15 @@ async def _window(store: HotStore, cache: ReadCache, query: RangeQuery) -> Windo
 @open_router.get(
     "/health",
     response_model=Health,
-    responses={503: {"model": Health, "description": "A dependency check failed."}},
+    responses={503: {"model": Health, "description": "The stream job has stopped reporting."}},
     tags=["operations"],
 )
 def health(request: Request) -> Any:
-    """Each dependency with status and latency: 200 unless a check fails, then 503."""
+    """Each dependency with status and latency: 503 when the job stopped reporting, else 200.
+
+    A dependency that does not answer makes the service ``degraded`` (200): see
+    :func:`app.api.health.overall`.
+    """
     deps = deps_of(request)
     result = check_health(deps.hot_store(), deps.bus, deps.settings.api)
     status = 503 if result.status == "unhealthy" else 200

@@ -104,7 +104,14 @@ class Sinks:
         self.last: BatchReport | None = None
 
     def prepare(self) -> None:
-        """Indexes for the reads the API makes and for the retention sweep; idempotent."""
+        """Indexes for the reads the API makes and for the retention sweep; idempotent.
+
+        Retried like a batch's writes: a job (re)started while the hot store is down waits
+        for it instead of exiting, which under a supervisor would be a crash loop.
+        """
+        self.backoff.call("preparing the hot store's indexes", self._prepare)
+
+    def _prepare(self) -> None:
         self.hot.ensure_index(KPI_MINUTES, ["minute"], unique=True)
         self.hot.ensure_index(SESSIONS, ["session_id"], unique=True)
         self.hot.ensure_index(SESSIONS, ["end"])
@@ -256,7 +263,10 @@ class Sinks:
             return
         cutoff = now - self.retention
         for collection in _RETAINED:
-            removed = self.hot.delete_before(collection, "written_at", cutoff)
+            removed = self.backoff.call(
+                f"retention sweep of {collection}",
+                partial(self.hot.delete_before, collection, "written_at", cutoff),
+            )
             if removed:
                 log.info("retention: removed %d %s written before %s", removed, collection, cutoff)
         self._swept_at = time.monotonic()

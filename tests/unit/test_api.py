@@ -230,12 +230,16 @@ def test_an_idle_report_keeps_an_old_batch_fresh(store: HotStore, api: TestClien
     assert api.get("/health").json()["checks"]["pipeline"]["status"] == "ok"
 
 
-def test_a_failing_hot_store_is_a_503_everywhere(store: HotStore) -> None:
+def test_a_failing_hot_store_degrades_health_and_is_a_503_on_data(store: HotStore) -> None:
+    store.upsert_many(HEALTH, [health_doc(3, 10)], ["job"])
     down = inject(store, FaultPlan(fail_every=1))
     with TestClient(create_app(settings(), hot_store=down)) as c:
         health = c.get("/health")
-        assert health.status_code == 503
-        assert health.json()["checks"]["hot_store"]["status"] == "fail"
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "degraded" and body["checks"]["hot_store"]["status"] == "fail"
+        assert body["checks"]["pipeline"]["status"] == "warn"
+        assert body["checks"]["pipeline"]["detail"].startswith("could not read the job's report")
         r = c.get("/kpis/latest")
         assert r.status_code == 503 and r.json()["error"] == "unavailable"
 

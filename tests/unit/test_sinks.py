@@ -10,8 +10,10 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from adapters.faults import FaultPlan, inject
 from adapters.ports import Archive, Bus, HotStore
 from adapters.registry import open_archive, open_bus, open_hot_store
+from app.pipeline.backoff import Backoff
 from app.pipeline.crash import CrashPlan
 from app.pipeline.documents import SESSION_MINUTES, SESSION_SUMS
 from app.pipeline.sinks import EVENTS, LATE_EVENTS, SESSIONS, Sinks
@@ -102,3 +104,35 @@ def _letters(bus: Bus) -> list[dict[str, object]]:
         return [orjson.loads(m.value) for m in reader.read(100, timeout_s=0.1)]
     finally:
         reader.close()
+
+
+def test_a_hot_store_outage_is_waited_out_at_start_and_in_a_batch() -> None:
+    # The store fails every call for the first few attempts, as a stopped server would; the
+    # job's start-up (indexes) and a batch's writes wait, instead of exiting into a crash loop.
+    run = uuid.uuid4().hex[:10]
+    plan = FaultPlan()
+    hot = inject(open_hot_store(f"memory://sinks-{run}"), plan)
+    dead = open_bus(f"memory://dead-{run}")
+    dead.ensure(1)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) % 3 == 0:  # up again after three waits
+            plan.recover()
+
+    sinks = Sinks(
+        hot,
+        open_archive(f"memory://sinks-{run}"),
+        dead,
+        source="kafka:events_raw",
+        backoff=Backoff(budget_s=60, sleep=sleep),
+    )
+    plan.outage(3600)
+    sinks.prepare()
+    assert slept == [0.5, 1.0, 2.0] and plan.injected == 3
+
+    plan.outage(3600)
+    sinks.write(batch(closing=True), 1)
+    assert len(slept) == 6 and plan.injected == 6
+    assert hot.find_range("kpi_minutes", "minute")
