@@ -45,11 +45,28 @@ def markdown(summary: Mapping[str, Any]) -> str:
         lines.append(f"- **{r['scenario']}**: {r['description']}.")
         if r["faults"]:
             lines.append(f"  Faults: {'; '.join(r['faults'])}.")
+        if outage := r.get("outage"):
+            lines.append(_outage_line(outage))
+        if r.get("notes"):
+            lines.append(f"  The job said: {' '.join(r['notes'])}")
+        if r.get("problems"):
+            lines.append(f"  Problems: {'; '.join(r['problems'])}.")
         if r["error"]:
             lines.append(f"  Error: {r['error']}")
         if r["difference_detail"]:
             lines += ["  Differences:", "", "  ```", *r["difference_detail"].splitlines(), "  ```"]
     return "\n".join(lines) + "\n"
+
+
+def _outage_line(outage: Mapping[str, Any]) -> str:
+    line = f"  Down {outage['down_s']:.1f} s."
+    if outage["health_during"]:
+        during = ", ".join(outage["health_during"])
+        after = outage["health_after"]
+        took = outage["healthy_after_s"]
+        line += f" /health before: {outage['health_before']}; during: {during}; after: {after}"
+        line += f" ({took:.1f} s after catching up)." if took is not None else "."
+    return line
 
 
 def _n(value: int | None) -> str:

@@ -17,82 +17,36 @@ One scenario's run (docs/reliability.md):
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from adapters.errors import ConfigurationError, StreamkitError
 from app import bootstrap
 from app.bench.api import machine
 from app.bench.e2e import Sandbox, spawn_replay, write_report
+from app.chaos.inject import (
+    archive_flag,
+    changed_query,
+    crash_at,
+    dependency_outage,
+    restart_and_time,
+)
+from app.chaos.outages import archive_outage_url
+from app.chaos.outcome import Outcome
 from app.chaos.readback import batch_ends, in_batch_order, outputs, read_topic
 from app.chaos.report import markdown
-from app.chaos.scenarios import ChaosOptions, Scenario, scenarios
+from app.chaos.scenarios import NAMES, ChaosOptions, Outage, Scenario, scenarios
 from app.chaos.scenarios import quick as quick_options
 from app.chaos.supervisor import Supervisor
-from app.chaos.verify import Outputs, Verdict, verify
+from app.chaos.verify import Outputs, verify
 from app.cli.replay import summary_count
 from app.generate import Options, generate
-from app.pipeline.crash import Point
 from app.settings import Settings
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Outcome:
-    """One scenario's row of the report."""
-
-    scenario: str
-    description: str
-    faults: list[str] = field(default_factory=list)
-    recoveries_s: list[float] = field(default_factory=list)
-    events_in: int = 0
-    on_topic: int = 0
-    producer_dead_letters: int = 0
-    verdict: Verdict | None = None
-    error: str = ""
-
-    def passed(self, recovery_limit_s: float) -> bool:
-        """No error, no difference, and every recovery within the limit."""
-        return (
-            not self.error
-            and self.verdict is not None
-            and self.verdict.ok
-            and all(r <= recovery_limit_s for r in self.recoveries_s)
-        )
-
-    def row(self, recovery_limit_s: float) -> dict[str, Any]:
-        """The report's figures (JSON)."""
-        v = self.verdict
-        return {
-            "scenario": self.scenario,
-            "description": self.description,
-            "faults_injected": len(self.faults),
-            "faults": self.faults,
-            "events_in": self.events_in,
-            "on_topic": self.on_topic,
-            "counted": v.counted if v else None,
-            "dead_letters": (v.rejected if v else 0) + self.producer_dead_letters,
-            "dead_letters_by_producer": self.producer_dead_letters,
-            "late_dropped": v.late_dropped if v else None,
-            "closed_sessions_compared": v.closed_sessions if v else None,
-            "differences": v.differences if v else None,
-            "difference_detail": v.describe() if v and not v.ok else "",
-            "recovery_s": {
-                "median": round(statistics.median(self.recoveries_s), 1),
-                "max": round(max(self.recoveries_s), 1),
-                "limit": recovery_limit_s,
-            }
-            if self.recoveries_s
-            else None,
-            "error": self.error,
-            "passed": self.passed(recovery_limit_s),
-        }
 
 
 def run_scenario(
@@ -113,16 +67,17 @@ def run_scenario(
     say = _prefixed(progress, scenario.name)
     try:
         traffic = _traffic(sandbox.root / "traffic.csv", scenario, options, say)
+        env = {"STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH": str(options.batch_cap)}
+        if scenario.outage is Outage.ARCHIVE:
+            flag = archive_flag(sandbox)
+            env["STREAMKIT_ARCHIVE_URL"] = archive_outage_url(sandbox.settings.archive_url, flag)
         supervisor = Supervisor(
             sandbox.settings,
             sandbox.events,
             sandbox.checkpoint,
             logs / "job.log",
             progress,
-            env={
-                "STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH": str(options.batch_cap),
-                **options.job_env,
-            },
+            env=env | options.job_env,
         )
         try:
             _inject(supervisor, sandbox, scenario, options, traffic, logs, outcome, say)
@@ -131,6 +86,7 @@ def run_scenario(
         say("reading the run back and comparing it with the oracle")
         messages = read_topic(sandbox.events)
         outcome.on_topic = len(messages)
+        outcome.check_delivery()
         values, sizes = in_batch_order(
             messages, batch_ends(sandbox.checkpoint, sandbox.events.topic)
         )
@@ -186,12 +142,18 @@ def _inject(
     try:
         supervisor.wait_batch(supervisor.last_batch() + 2, options.timeout_s)
         for point in scenario.crash_points:
-            _crash_at(supervisor, point, options, outcome, say)
+            crash_at(supervisor, point, options, outcome, say)
         for n in range(scenario.kills):
             time.sleep(rng.uniform(1.0, 8.0))  # a random moment of a batch, or between two
             supervisor.kill()
             outcome.faults.append(f"kill -9 #{n + 1} at batch {supervisor.last_batch()}")
-            _restart_and_time(supervisor, options, outcome, say)
+            restart_and_time(supervisor, options, outcome, say)
+        if scenario.changed_query:
+            changed_query(supervisor, sandbox, options, outcome, logs, say)
+        if scenario.outage is not None:
+            dependency_outage(
+                supervisor, sandbox, scenario.outage, scenario.outage_s, options, outcome, say
+            )
         if replay.wait(timeout=options.timeout_s) != 0:
             msg = f"the replay failed (exit {replay.returncode}); see {replay_log}"
             raise StreamkitError(msg)
@@ -201,32 +163,11 @@ def _inject(
     output = replay_log.read_text()
     outcome.producer_dead_letters = summary_count(output, "dead-lettered")
     outcome.events_in = summary_count(output, "records read")
+    outcome.published = summary_count(output, "to events topic")
+    outcome.acknowledged = summary_count(output, "acknowledged")
+    outcome.producer_failed = summary_count(output, "failed")
     say("replay done; draining")
     supervisor.recover(time.monotonic(), options.timeout_s)
-
-
-def _crash_at(
-    supervisor: Supervisor, point: Point, options: ChaosOptions, outcome: Outcome, say: Progress
-) -> None:
-    """Restart the job with a crash planned two batches on, await the crash, restart it."""
-    supervisor.kill()
-    batch = supervisor.last_batch() + 2
-    supervisor.start(crash_at=f"{point.value}@{batch}")
-    if supervisor.wait_exit(options.timeout_s):
-        outcome.faults.append(f"crash point {point.value} at batch {batch}")
-    else:
-        supervisor.kill()
-        outcome.faults.append(f"kill -9 (crash point {point.value} not reached by batch {batch})")
-    _restart_and_time(supervisor, options, outcome, say)
-
-
-def _restart_and_time(
-    supervisor: Supervisor, options: ChaosOptions, outcome: Outcome, say: Progress
-) -> None:
-    started = supervisor.start()
-    seconds = supervisor.recover(started, options.timeout_s)
-    outcome.recoveries_s.append(seconds)
-    say(f"{outcome.faults[-1]}: recovered in {seconds:.1f} s")
 
 
 def _outputs(sandbox: Sandbox) -> Outputs:
@@ -250,7 +191,7 @@ def run_chaos(
         options = quick_options(options)
     chosen = scenarios(options, quick=quick)
     if not chosen:
-        msg = f"no scenario named {', '.join(options.only)}; known: job-kills, floods"
+        msg = f"no scenario named {', '.join(options.only)}; known: {', '.join(NAMES)}"
         raise ConfigurationError(msg)
     rows = []
     for scenario in chosen:

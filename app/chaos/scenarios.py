@@ -7,6 +7,7 @@ same scenarios small enough for CI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from app.bench.api import RESULTS
@@ -24,6 +25,18 @@ FLOODS = Fractions(
 )
 
 
+class Outage(StrEnum):
+    """A dependency of the job that goes away while data flows, then comes back."""
+
+    #: ``kill -9`` of the Kafka broker's process group, started again after the downtime.
+    BROKER = "broker"
+    #: ``kill -9`` of the MongoDB-wire server, started again after the downtime.
+    HOT_STORE = "hot store"
+    #: Every archive call fails (``fault.outage_file`` on the job's archive URL): we run as
+    #: root, so taking permissions away would block nothing.
+    ARCHIVE = "archive"
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One run on a fresh sandbox: traffic with ``fractions``, then these faults."""
@@ -35,6 +48,12 @@ class Scenario:
     kills: int = 0
     #: Named crash points, each hit once in a batch that holds data.
     crash_points: tuple[Point, ...] = ()
+    #: A dependency down for ``outage_s`` while the job runs (it must wait, not exit).
+    outage: Outage | None = None
+    outage_s: float = 0.0
+    #: Stop the job, start it reading another topic on the same checkpoint (it must refuse,
+    #: leaving the checkpoint as it was), then start it unchanged again.
+    changed_query: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,10 @@ class ChaosOptions:
     #: Events/s of the replay while faults are injected.
     rate: float = 1_000.0
     kills: int = 20
+    #: How long the broker stays dead between its ``kill -9`` and its start.
+    broker_down_s: float = 5.0
+    hot_store_down_s: float = 60.0
+    archive_down_s: float = 30.0
     #: Records a batch takes at most. Small, as in steady flow (2,000/s with a 1 s trigger):
     #: event time then moves on batch by batch and the watermark drops late events, whenever
     #: the job happens to start; one big catch-up batch would see nothing late.
@@ -61,12 +84,19 @@ class ChaosOptions:
 
 
 def quick(options: ChaosOptions) -> ChaosOptions:
-    """The CI subset's sizes: smaller traffic, faster, one kill."""
-    return replace(options, events=40_000, minutes=50, rate=2_000.0, kills=1)
+    """The CI subset's sizes: smaller traffic, faster, one kill, the hot store down 30 s."""
+    return replace(options, events=40_000, minutes=50, rate=2_000.0, kills=1, hot_store_down_s=30)
+
+
+#: Every scenario's name, in run order.
+NAMES = ("job-kills", "broker-kill", "hot-store-down", "archive-down", "floods", "changed-query")
+#: The CI subset: issue 8's (one job kill, one broker kill, the hot store down, the floods)
+#: and the changed query, whose refusal nothing else checks on the real stack.
+QUICK = ("job-kills", "broker-kill", "hot-store-down", "floods", "changed-query")
 
 
 def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
-    """The scenarios of a run (all, or ``options.only``)."""
+    """The scenarios of a run: all (or :data:`QUICK`), narrowed by ``options.only``."""
     points = () if quick else (Point.AFTER_HOT_STORE, Point.DURING_ARCHIVE, Point.AFTER_ARCHIVE)
     every = [
         Scenario(
@@ -78,10 +108,37 @@ def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
             crash_points=points,
         ),
         Scenario(
+            "broker-kill",
+            f"kill -9 of the Kafka broker while the replay publishes, started again after "
+            f"{options.broker_down_s:g} s; the producer and the job reconnect unaided",
+            outage=Outage.BROKER,
+            outage_s=options.broker_down_s,
+        ),
+        Scenario(
+            "hot-store-down",
+            f"the MongoDB-wire server killed for {options.hot_store_down_s:g} s while data "
+            "flows; the job waits and catches up, /health says degraded meanwhile",
+            outage=Outage.HOT_STORE,
+            outage_s=options.hot_store_down_s,
+        ),
+        Scenario(
+            "archive-down",
+            f"every archive write fails for {options.archive_down_s:g} s while data flows",
+            outage=Outage.ARCHIVE,
+            outage_s=options.archive_down_s,
+        ),
+        Scenario(
             "floods",
             "20 % duplicates, bursts 5-8 min late (counted) and 12-45 min late (dropped), "
             "5 % malformed records of every kind",
             fractions=FLOODS,
         ),
+        Scenario(
+            "changed-query",
+            "the job stopped and started reading another topic on its old checkpoint: refused "
+            "with the fix named, checkpoint untouched; then the unchanged job carries on",
+            changed_query=True,
+        ),
     ]
-    return [s for s in every if not options.only or s.name in options.only]
+    wanted = options.only or (QUICK if quick else NAMES)
+    return [s for s in every if s.name in wanted]

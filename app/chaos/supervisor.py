@@ -9,6 +9,7 @@ record that was on the topic at that moment.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -34,6 +35,15 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
+def checkpoint_digest(checkpoint: Path) -> dict[str, str]:
+    """Every file of a checkpoint and a hash of its bytes: equal digests, untouched checkpoint."""
+    return {
+        str(path.relative_to(checkpoint)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(checkpoint.rglob("*"))
+        if path.is_file()
+    }
+
+
 class Supervisor:
     """Starts, kills and restarts ``streamkit pipeline``; all its runs log to one file."""
 
@@ -52,9 +62,12 @@ class Supervisor:
         self.job: BackgroundJob | None = None
         self.starts = 0
 
-    def start(self, crash_at: str = "") -> float:
-        """Start the job (with a planned crash ``<point>@<batch>``); returns the start time."""
-        env = dict(self.env)
+    def start(self, crash_at: str = "", env: Mapping[str, str] | None = None) -> float:
+        """Start the job (with a planned crash ``<point>@<batch>``, or other settings ``env``).
+
+        Returns the start time.
+        """
+        env = self.env | dict(env or {})
         if crash_at:
             env["STREAMKIT_PIPELINE__CRASH_AT"] = crash_at
         self.job = BackgroundJob(
@@ -96,7 +109,7 @@ class Supervisor:
         """Until the job has planned batch ``batch_id`` (data is flowing through it)."""
         deadline = time.monotonic() + timeout_s
         while self.last_batch() < batch_id:
-            self._alive_or_raise()
+            self.require_alive()
             if time.monotonic() > deadline:
                 msg = f"the stream job did not reach batch {batch_id}; see {self.log_path}"
                 raise StreamkitError(msg)
@@ -112,7 +125,7 @@ class Supervisor:
         target = self.events.end_offsets()
         deadline = started + timeout_s
         while not self.caught_up(target):
-            self._alive_or_raise()
+            self.require_alive()
             if time.monotonic() > deadline:
                 msg = f"the job did not recover within {timeout_s:.0f} s; see {self.log_path}"
                 raise StreamkitError(msg)
@@ -124,7 +137,8 @@ class Supervisor:
         if self.job is not None:
             self.job.stop()
 
-    def _alive_or_raise(self) -> None:
+    def require_alive(self) -> None:
+        """Raise naming the log when the job has exited (it must ride out every fault)."""
         if not self.running():
             code = self.job.process.returncode if self.job is not None else None
             msg = f"the stream job exited (code {code}); see {self.log_path}"

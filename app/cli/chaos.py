@@ -15,11 +15,19 @@ from app.cli.output import exit_on_sigterm, fail_on_error
 def chaos(
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="The CI subset: smaller traffic, one kill; a few minutes."),
+        typer.Option(
+            "--quick",
+            help="The CI subset: smaller traffic; one job kill, one broker kill, the hot store "
+            "down 30 s, the floods; some minutes.",
+        ),
     ] = False,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Run only this scenario (job-kills, floods); repeatable."),
+        typer.Option(
+            "--only",
+            help="Run only this scenario (job-kills, broker-kill, hot-store-down, archive-down, "
+            "floods); repeatable.",
+        ),
     ] = None,
     kills: Annotated[
         int, typer.Option(min=0, max=200, help="Random kill -9s of the job (full run).")
@@ -31,6 +39,12 @@ def chaos(
         float, typer.Option(min=1, help="Events/s the replay publishes while faults happen.")
     ] = 1_000.0,
     seed: Annotated[int, typer.Option(help="Seed of the traffic and of the fault moments.")] = 42,
+    hot_store_down: Annotated[
+        float, typer.Option(min=1, help="Seconds the hot store stays down (full run).")
+    ] = 60.0,
+    archive_down: Annotated[
+        float, typer.Option(min=1, help="Seconds every archive write fails.")
+    ] = 30.0,
     recovery_limit: Annotated[
         float, typer.Option(min=1, help="Seconds a recovery may take before the row fails.")
     ] = 60.0,
@@ -58,6 +72,8 @@ def chaos(
         rate=rate,
         kills=kills,
         seed=seed,
+        hot_store_down_s=hot_store_down,
+        archive_down_s=archive_down,
         recovery_limit_s=recovery_limit,
         only=tuple(only or ()),
         out=out or RESULTS,

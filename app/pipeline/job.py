@@ -20,11 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.ports import Bus
+from adapters.urls import mask_url
 from app import bootstrap
 from app.pipeline import profile
 from app.pipeline.backoff import Backoff
 from app.pipeline.crash import CrashPlan
 from app.pipeline.health import HealthListener
+from app.pipeline.identity import check_identity
 from app.pipeline.operator import operate
 from app.pipeline.sinks import Sinks
 from app.pipeline.source import bus_stream
@@ -55,7 +57,10 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
     ports = bootstrap.ports(settings)
     try:
         partitions = ports.bus.partitions()  # a clear error now if the topic is missing
-        out(f"reading {ports.bus.topic} ({partitions} partitions) from {ports.bus.url}")
+        out(f"reading {ports.bus.topic} ({partitions} partitions) from {mask_url(ports.bus.url)}")
+        source = f"{urlsplit(ports.bus.url).scheme}:{ports.bus.topic}"
+        # Before Spark starts: a changed query is refused at once, its checkpoint untouched.
+        check_identity(checkpoint_of(settings), source)
         if settings.pipeline.operator_profile:
             # Spark's Python workers inherit the driver's environment (local mode).
             os.environ[profile.ENV] = settings.pipeline.operator_profile
@@ -71,7 +76,7 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
             ports.hot_store,
             ports.archive,
             ports.deadletter,
-            source=f"{urlsplit(ports.bus.url).scheme}:{ports.bus.topic}",
+            source=source,
             retention=timedelta(days=settings.pipeline.hot_retention_days),
             crash=CrashPlan(settings.pipeline.crash_at),
             backoff=Backoff(budget_s=settings.pipeline.outage_s),

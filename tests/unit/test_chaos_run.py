@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from adapters.errors import TransientError
 from adapters.ports import BusMessage
+from adapters.registry import open_archive
 from app.chaos.compare import Differences
+from app.chaos.outages import OutageRecord, archive_outage_url
 from app.chaos.readback import batch_ends, in_batch_order
 from app.chaos.report import markdown
-from app.chaos.run import Outcome
-from app.chaos.scenarios import FLOODS, ChaosOptions, quick, scenarios
+from app.chaos.outcome import Outcome
+from app.chaos.scenarios import FLOODS, NAMES, ChaosOptions, Outage, quick, scenarios
 from app.chaos.supervisor import Supervisor
 from app.chaos.verify import Verdict
 from app.pipeline.crash import Point
@@ -59,14 +63,18 @@ def test_the_supervisor_reads_progress_from_the_checkpoint(tmp_path: Path) -> No
     assert supervisor.caught_up({0: 2, 1: 1}) and not supervisor.caught_up({0: 3, 1: 3})
 
 
-def test_quick_runs_one_kill_and_no_crash_points() -> None:
+def test_quick_runs_the_issues_subset_with_one_kill_and_no_crash_points() -> None:
     options = quick(ChaosOptions())
-    assert (options.kills, options.events) == (1, 40_000)
-    kills, floods = scenarios(options, quick=True)
+    assert (options.kills, options.events, options.hot_store_down_s) == (1, 40_000, 30)
+    kills, broker, hot, floods, changed = scenarios(options, quick=True)
+    assert changed.changed_query and not changed.kills
     assert kills.kills == 1 and kills.crash_points == ()
+    assert (broker.outage, hot.outage, hot.outage_s) == (Outage.BROKER, Outage.HOT_STORE, 30)
     assert floods.fractions == FLOODS and floods.kills == 0
-    full = scenarios(ChaosOptions(), quick=False)[0]
-    assert Point.DURING_ARCHIVE in full.crash_points and full.kills == 20
+    full = scenarios(ChaosOptions(), quick=False)
+    assert [s.name for s in full] == list(NAMES)
+    assert Point.DURING_ARCHIVE in full[0].crash_points and full[0].kills == 20
+    assert (full[2].outage_s, full[3].outage, full[3].outage_s) == (60, Outage.ARCHIVE, 30)
     assert [s.name for s in scenarios(ChaosOptions(only=("floods",)), quick=False)] == ["floods"]
 
 
@@ -99,6 +107,39 @@ def test_a_row_passes_only_without_differences_errors_or_slow_recoveries() -> No
     row = outcome().row(60)
     assert (row["dead_letters"], row["dead_letters_by_producer"], row["differences"]) == (6, 1, 0)
     assert row["recovery_s"] == {"median": 41.0, "max": 41.0, "limit": 60}
+
+
+def test_delivery_problems_fail_the_row() -> None:
+    base = outcome(published=100, acknowledged=101)
+    base.check_delivery()
+    assert base.problems == [] and base.passed(60)
+    lost = outcome(published=100, acknowledged=101, on_topic=98)
+    lost.check_delivery()
+    assert lost.problems == ["2 acknowledged events are not on the topic"]
+    assert not lost.passed(60)
+    twice = outcome(published=100, acknowledged=101, on_topic=103, producer_failed=1)
+    twice.check_delivery()
+    assert len(twice.problems) == 2 and "on the topic twice" in twice.problems[1]
+
+
+def test_health_must_say_degraded_during_an_outage_it_checks_and_healthy_after() -> None:
+    good = OutageRecord(30.0, "healthy", ["degraded", "degraded"], "healthy", 2.0)
+    assert good.problems(Outage.HOT_STORE) == []
+    flapping = OutageRecord(30.0, "healthy", ["degraded", "unhealthy"], "healthy")
+    assert len(flapping.problems(Outage.BROKER)) == 1
+    assert len(OutageRecord(30.0, "unhealthy", [], "degraded").problems(Outage.HOT_STORE)) == 3
+    # /health does not check the archive: nothing to say there.
+    assert OutageRecord(30.0).problems(Outage.ARCHIVE) == []
+
+
+def test_an_archive_outage_url_keeps_the_url_and_adds_the_flag(tmp_path: Path) -> None:
+    url = archive_outage_url("file:///data/archive?x=1", tmp_path / "flag")
+    flag = quote(str(tmp_path / "flag"), safe="")
+    assert url == f"file:///data/archive?x=1&fault.outage_file={flag}"
+    archive = open_archive(archive_outage_url((tmp_path / "a").as_uri(), tmp_path / "flag"))
+    (tmp_path / "flag").touch()
+    with pytest.raises(TransientError, match="outage"):
+        archive.read("events")
 
 
 def test_the_report_has_a_row_per_scenario_and_says_what_differed() -> None:
