@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from adapters.errors import ConfigurationError
+from adapters.urls import mask_url
 
 if TYPE_CHECKING:
     from pyarrow import fs
@@ -50,7 +51,7 @@ def open_filesystem(url: str) -> tuple[fs.FileSystem, str]:
     try:
         return _from_uri(url)
     except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
-        msg = f"archive URL {url!r}: {e}"
+        msg = f"archive URL {mask_url(url)!r}: {e}"
         raise ConfigurationError(msg) from e
 
 

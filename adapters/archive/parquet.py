@@ -33,6 +33,7 @@ from adapters.archive.partitioning import (
 from adapters.errors import StreamkitError, TerminalError, TransientError
 from adapters.filesystems import open_filesystem
 from adapters.ports import ArchiveWrite
+from adapters.urls import mask_url
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,11 +69,11 @@ class ParquetArchive:
     def __init__(self, url: str) -> None:
         require_pyarrow()
         self.url = url
-        with _translated(f"open archive {url!r}"):
+        with _translated(f"open archive {mask_url(url)!r}"):
             self._fs, self._root = open_filesystem(url)
 
     def __repr__(self) -> str:
-        return f"ParquetArchive({self.url!r})"
+        return f"ParquetArchive({mask_url(self.url)!r})"
 
     def write(
         self, dataset: str, table: pa.Table, *, time_column: str, batch_id: str

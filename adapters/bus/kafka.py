@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from adapters.errors import ConfigurationError, MissingExtraError, TerminalError, TransientError
 from adapters.ports import BusMessage, DeliveryReport
-from adapters.urls import query_options
+from adapters.urls import mask_url, query_options
 
 try:
     import confluent_kafka as ck
@@ -63,7 +63,7 @@ def parse_kafka_url(url: str) -> tuple[str, str, dict[str, str]]:
     """Split a ``kafka://`` URL into bootstrap servers, topic and client config."""
     parts = urlsplit(url)
     if parts.scheme != "kafka" or not parts.netloc:
-        msg = f"expected kafka://host:port/topic, got {url!r}"
+        msg = f"expected kafka://host:port/topic, got {mask_url(url)!r}"
         raise ConfigurationError(msg)
     for server in parts.netloc.split(","):
         _, colon, port = server.rpartition(":")
@@ -72,7 +72,7 @@ def parse_kafka_url(url: str) -> tuple[str, str, dict[str, str]]:
             raise ConfigurationError(msg)
     topic = unquote(parts.path.strip("/"))
     if not topic or "/" in topic:
-        msg = f"the Kafka URL {url!r} must name exactly one topic, e.g. kafka://127.0.0.1:9092/events_raw"
+        msg = f"the Kafka URL {mask_url(url)!r} must name exactly one topic, e.g. kafka://127.0.0.1:9092/events_raw"
         raise ConfigurationError(msg)
     return parts.netloc, topic, query_options(url)
 

@@ -36,7 +36,7 @@ from adapters.bus import envelope
 from adapters.bus.kinesis_shards import Shard, fetch, list_shards, readable, shard_iterator
 from adapters.errors import ConfigurationError, TerminalError, TransientError
 from adapters.ports import BusMessage, DeliveryReport
-from adapters.urls import query_options
+from adapters.urls import mask_url, query_options
 
 #: PutRecords limits: 500 entries and 5 MiB per call; 1 MiB per record (data + key).
 MAX_BATCH_RECORDS = 500
@@ -77,7 +77,7 @@ def parse_kinesis_url(url: str) -> KinesisTarget:
     """Split a ``kinesis://`` URL into its stream and options; refuse credentials and typos."""
     parts = urlsplit(url)
     if parts.scheme != "kinesis" or not parts.netloc:
-        msg = f"expected kinesis://<stream>?region=..., got {url!r}"
+        msg = f"expected kinesis://<stream>?region=..., got {mask_url(url)!r}"
         raise ConfigurationError(msg)
     if "@" in parts.netloc:
         msg = (
@@ -86,7 +86,7 @@ def parse_kinesis_url(url: str) -> KinesisTarget:
         raise ConfigurationError(msg)
     stream = unquote(parts.netloc + parts.path).strip("/")
     if not stream or "/" in stream:
-        msg = f"the Kinesis URL {url!r} must name one stream, e.g. kinesis://events_raw?region=..."
+        msg = f"the Kinesis URL {mask_url(url)!r} must name one stream, e.g. kinesis://events_raw?region=..."
         raise ConfigurationError(msg)
     options = query_options(url)
     refuse_credentials(options, url)
@@ -102,7 +102,7 @@ def parse_kinesis_url(url: str) -> KinesisTarget:
         linger_s = float(options.get("linger_ms", "50")) / 1000
         max_attempts = int(options.get("max_attempts", "8"))
     except ValueError as e:
-        msg = f"linger_ms and max_attempts in {url!r} must be numbers"
+        msg = f"linger_ms and max_attempts in {mask_url(url)!r} must be numbers"
         raise ConfigurationError(msg) from e
     return KinesisTarget(
         stream=stream,

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from adapters.errors import ConfigurationError, MissingExtraError, TerminalError, TransientError
 from adapters.ports import BusMessage
+from adapters.urls import mask_url
 
 try:
     from google.api_core import exceptions as gexc
@@ -139,7 +140,7 @@ def parse_pubsub_url(url: str) -> PubSubTarget:
         raise ConfigurationError(msg)
     project, topic = parts.netloc, unquote(parts.path.strip("/"))
     if parts.scheme != "pubsub" or not project or not topic or "/" in topic:
-        msg = f"expected pubsub://<project>/<topic>[?endpoint=host:port], got {url!r}"
+        msg = f"expected pubsub://<project>/<topic>[?endpoint=host:port], got {mask_url(url)!r}"
         raise ConfigurationError(msg)
     if unknown := sorted(params.keys() - PARAMS):
         msg = f"pubsub:// URL: unknown parameter(s) {unknown}; known: {sorted(PARAMS)}"

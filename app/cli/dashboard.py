@@ -77,6 +77,10 @@ def command(host: str, port: int) -> list[str]:
         # Viewers need no "Deploy" button or developer menu.
         "--client.toolbarMode",
         "minimal",
+        # Viewers of a served dashboard see a generic message, not a traceback; the
+        # traceback goes to the server's log.
+        "--client.showErrorDetails",
+        "none",
     ]
 
 

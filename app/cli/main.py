@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -126,13 +126,25 @@ def config(
 ) -> None:
     """Show the effective settings (passwords masked) and where each port points."""
     settings = load_settings()
-    data = json.loads(settings.model_dump_json())
+    data = _masked(json.loads(settings.model_dump_json()))
     data["hot_store_url"] = mask_url(settings.hot_store_url.get_secret_value())
     if as_json:
         echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
         echo(f"{key:<16} {value}")
+
+
+def _masked(data: dict[str, Any]) -> dict[str, Any]:
+    """Every URL in the settings (nested too) with its passwords and secret options masked."""
+    return {
+        key: _masked(value)
+        if isinstance(value, dict)
+        else mask_url(value)
+        if isinstance(value, str) and key.endswith("url")
+        else value
+        for key, value in data.items()
+    }
 
 
 def run() -> None:

@@ -28,6 +28,7 @@ from importlib import metadata
 import httpx
 
 from adapters.errors import ConfigurationError, TerminalError, TransientError
+from adapters.urls import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class SseClient:
                 except _NoMoreEvents:
                     return
                 except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
-                    msg = f"cannot stream from {self.url!r}: {e}"
+                    msg = f"cannot stream from {mask_url(self.url)!r}: {e}"
                     raise ConfigurationError(msg) from e
                 except (httpx.TransportError, SseFormatError) as e:
                     why = self.stats.last_error = f"{type(e).__name__}: {e}"
@@ -254,14 +255,14 @@ class SseClient:
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if status != 200 or kind != "text/event-stream":
             body = response.read()[:200].decode("utf-8", errors="replace")
-            msg = f"{self.url} answered HTTP {status} ({kind or 'no content type'}): {body!r}"
+            where = mask_url(self.url)
+            msg = f"{where} answered HTTP {status} ({kind or 'no content type'}): {body!r}"
             raise SseHttpError(msg)
 
     def _wait(self, failures: int, retry_after: float, why: str) -> None:
         if self._max_failures is not None and failures > self._max_failures:
-            msg = (
-                f"{self.url} failed {failures} times in a row; last error: {self.stats.last_error}"
-            )
+            where, last = mask_url(self.url), self.stats.last_error
+            msg = f"{where} failed {failures} times in a row; last error: {last}"
             raise SseUnavailableError(msg)
         delay = min(self._cap, self._base * 2 ** max(0, failures - 1))
         delay = delay / 2 + self._rng.uniform(0, delay / 2)  # jitter: no thundering herd

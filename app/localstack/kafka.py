@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from adapters.errors import TransientError
 from adapters.ports import BusReader
 from adapters.registry import open_bus
+from adapters.urls import mask_url
 from app.localstack.maven import resolve_jars
 from app.localstack.paths import INFRA_LOCAL, StackPaths
 from app.localstack.service import NativeService
@@ -27,8 +28,8 @@ def local_address(url: str, what: str, default_port: int) -> tuple[str, int]:
     host = parts.hostname or ""
     if host not in _LOCAL_HOSTS or "," in parts.netloc:
         msg = (
-            f"{what} is {url!r}, which the local stack cannot serve: `streamkit local up` starts "
-            "one server on 127.0.0.1; unset the variable or point it at 127.0.0.1"
+            f"{what} is {mask_url(url)!r}, which the local stack cannot serve: `streamkit local "
+            "up` starts one server on 127.0.0.1; unset the variable or point it at 127.0.0.1"
         )
         raise LocalStackError(msg)
     return "127.0.0.1", parts.port or default_port
@@ -180,7 +181,7 @@ class KafkaService(NativeService):
             (self.settings.deadletter_url, self.settings.local.deadletter_partitions),
         ):
             if local_address(url, "a topic URL", 9092) != (self.host, self.port):
-                msg = f"{url!r} is not on the local broker {self.address}"
+                msg = f"{mask_url(url)!r} is not on the local broker {self.address}"
                 raise LocalStackError(msg)
             bus = open_bus(url)
             have = bus.ensure(partitions)

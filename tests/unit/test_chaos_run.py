@@ -14,9 +14,9 @@ from adapters.ports import BusMessage
 from adapters.registry import open_archive
 from app.chaos.compare import Differences
 from app.chaos.outages import OutageRecord, archive_outage_url
+from app.chaos.outcome import Outcome
 from app.chaos.readback import batch_ends, in_batch_order
 from app.chaos.report import markdown
-from app.chaos.outcome import Outcome
 from app.chaos.scenarios import FLOODS, NAMES, ChaosOptions, Outage, quick, scenarios
 from app.chaos.supervisor import Supervisor
 from app.chaos.verify import Verdict

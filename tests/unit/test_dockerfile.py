@@ -106,3 +106,11 @@ def test_compose_builds_targets_that_exist() -> None:
     assert dashboard["environment"]["STREAMKIT_DASHBOARD__API_URL"] == "http://api:8080"
     assert api["ports"] == ["127.0.0.1:8000:8080"]
     assert dashboard["ports"] == ["127.0.0.1:8501:8080"]
+
+
+def test_the_served_dashboard_shows_viewers_no_tracebacks() -> None:
+    from app.cli.dashboard import command  # noqa: PLC0415 - the one name this test needs
+
+    argv = command("0.0.0.0", 8501)  # noqa: S104 - a container's interface
+    at = argv.index("--client.showErrorDetails")
+    assert argv[at + 1] == "none"

@@ -29,6 +29,17 @@ from adapters.urls import mask_url, query_options
         ("mongodb://app:pa:ss@db:27017/x", "mongodb://app:***@db:27017/x"),
         ("mongodb://app:@db:27017/x", "mongodb://app:***@db:27017/x"),
         ("kafka://user:pw@broker:9092/events_raw", "kafka://user:***@broker:9092/events_raw"),
+        (
+            "kafka://b:9093/events_raw?security.protocol=SASL_SSL&sasl.username=app"
+            "&sasl.password=pw&ssl.key.password=kp",
+            "kafka://b:9093/events_raw?security.protocol=SASL_SSL&sasl.username=app"
+            "&sasl.password=***&ssl.key.password=***",
+        ),
+        (
+            "s3://bucket/archive?access_key=AKIA1&secret_key=abc%2Fdef&session_token=t&region=x",
+            "s3://bucket/archive?access_key=AKIA1&secret_key=***&session_token=***&region=x",
+        ),
+        ("https://api.example/x?API_KEY=k#top", "https://api.example/x?API_KEY=***#top"),
     ],
 )
 def test_passwords_are_masked(url: str, masked: str) -> None:
@@ -47,6 +58,8 @@ def test_passwords_are_masked(url: str, masked: str) -> None:
         "file:///var/data/archive",
         "/var/data/archive",
         "s3://bucket/prefix",
+        "kafka://b:9092/events_raw?sasl.password=",
+        "mongodb://db:27017/x?fault.fail_keys=minute&fault.outage_file=/tmp/token",
     ],
 )
 def test_urls_without_a_password_are_unchanged(url: str) -> None:
