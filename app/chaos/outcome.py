@@ -18,6 +18,8 @@ class Outcome:
     description: str
     faults: list[str] = field(default_factory=list)
     recoveries_s: list[float] = field(default_factory=list)
+    #: Events/s the replay published at.
+    rate: float = 0.0
     events_in: int = 0
     on_topic: int = 0
     producer_dead_letters: int = 0
@@ -65,6 +67,7 @@ class Outcome:
             "description": self.description,
             "faults_injected": len(self.faults),
             "faults": self.faults,
+            "replay_rate": self.rate,
             "events_in": self.events_in,
             "published": self.published,
             "acknowledged": self.acknowledged,

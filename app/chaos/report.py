@@ -42,7 +42,9 @@ def markdown(summary: Mapping[str, Any]) -> str:
         )
     lines.append("")
     for r in rows:
-        lines.append(f"- **{r['scenario']}**: {r['description']}.")
+        lines.append(
+            f"- **{r['scenario']}**: {r['description']}; replayed at {r['replay_rate']:g} events/s."
+        )
         if r["faults"]:
             lines.append(f"  Faults: {'; '.join(r['faults'])}.")
         if outage := r.get("outage"):

@@ -63,7 +63,7 @@ def run_scenario(
     sandbox = Sandbox.create(
         settings, stamp, settings.state_dir / "chaos" / stamp, prefix=f"chaos_{scenario.name[:8]}"
     )
-    outcome = Outcome(scenario.name, scenario.description)
+    outcome = Outcome(scenario.name, scenario.description, rate=scenario.rate or options.rate)
     say = _prefixed(progress, scenario.name)
     try:
         traffic = _traffic(sandbox.root / "traffic.csv", scenario, options, say)
@@ -137,7 +137,7 @@ def _inject(
     supervisor.wait_started(options.timeout_s)
     replay_log = logs / "replay.log"
     replay = spawn_replay(
-        sandbox.settings, [str(traffic), "--rate", f"{options.rate:g}"], replay_log
+        sandbox.settings, [str(traffic), "--rate", f"{outcome.rate:g}"], replay_log
     )
     try:
         supervisor.wait_batch(supervisor.last_batch() + 2, options.timeout_s)

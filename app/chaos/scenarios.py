@@ -54,6 +54,9 @@ class Scenario:
     #: Stop the job, start it reading another topic on the same checkpoint (it must refuse,
     #: leaving the checkpoint as it was), then start it unchanged again.
     changed_query: bool = False
+    #: Events/s of the replay when not the options' rate (None): slower, so that data
+    #: still flows at the last of many kills.
+    rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,18 @@ NAMES = ("job-kills", "broker-kill", "hot-store-down", "archive-down", "floods",
 QUICK = ("job-kills", "broker-kill", "hot-store-down", "floods", "changed-query")
 
 
+#: Seconds one random kill takes, about: the random wait (1-8 s) and the restart of Spark.
+SECONDS_PER_KILL = 45.0
+#: Seconds one crash point takes, about: a restart with the plan, the crash, a restart.
+SECONDS_PER_CRASH_POINT = 70.0
+
+
+def kills_rate(options: ChaosOptions, crash_points: int) -> float:
+    """The replay's rate that spreads the traffic over every kill (at most the options' rate)."""
+    seconds = options.kills * SECONDS_PER_KILL + crash_points * SECONDS_PER_CRASH_POINT
+    return min(options.rate, options.events / seconds) if seconds else options.rate
+
+
 def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
     """The scenarios of a run: all (or :data:`QUICK`), narrowed by ``options.only``."""
     points = () if quick else (Point.AFTER_HOT_STORE, Point.DURING_ARCHIVE, Point.AFTER_ARCHIVE)
@@ -106,6 +121,7 @@ def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
             + ", restarted each time",
             kills=options.kills,
             crash_points=points,
+            rate=None if quick else round(kills_rate(options, len(points)), 1),
         ),
         Scenario(
             "broker-kill",

@@ -74,6 +74,9 @@ def test_quick_runs_the_issues_subset_with_one_kill_and_no_crash_points() -> Non
     full = scenarios(ChaosOptions(), quick=False)
     assert [s.name for s in full] == list(NAMES)
     assert Point.DURING_ARCHIVE in full[0].crash_points and full[0].kills == 20
+    # 120,000 events spread over 20 kills and 3 crash points, so data flows at the last one.
+    assert full[0].rate == round(120_000 / (20 * 45 + 3 * 70), 1) and kills.rate is None
+    assert full[1].rate is None
     assert (full[2].outage_s, full[3].outage, full[3].outage_s) == (60, Outage.ARCHIVE, 30)
     assert [s.name for s in scenarios(ChaosOptions(only=("floods",)), quick=False)] == ["floods"]
 
