@@ -36,10 +36,30 @@ def read_topic(bus: Bus) -> list[BusMessage]:
     return messages
 
 
+#: Spark keeps only the newest 100 entries of the offset log by default; a run read back needs
+#: them all, so the jobs it verifies are started with this setting raised (:data:`KEEP_BATCHES`).
+RETAIN = "spark.sql.streaming.minBatchesToRetain"
+KEEP_BATCHES = {RETAIN: "1000000"}
+
+
 def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
-    """Per planned batch, each partition's end offset (exclusive), from Spark's offset log."""
+    """Per planned batch, each partition's end offset (exclusive), from Spark's offset log.
+
+    Raises ``ValueError`` when the log does not hold every batch from 0: Spark purged the
+    oldest (``spark.sql.streaming.minBatchesToRetain``), and their records would otherwise
+    be taken for the first batch left, with the wrong lateness.
+    """
     log = checkpoint / "offsets"
     entries = sorted((p for p in log.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    ids = [int(p.name) for p in entries]
+    if ids != list(range(len(ids))):
+        first = ids[0] if ids else None
+        msg = (
+            f"the offset log of {checkpoint} starts at batch {first} or has gaps: Spark purged "
+            f"older entries, so the run cannot be read back batch by batch; run the job with "
+            f"{RETAIN} raised (STREAMKIT_SPARK__CONF)"
+        )
+        raise ValueError(msg)
     return [planned_offsets(entry, topic) for entry in entries]
 
 

@@ -16,6 +16,7 @@ One scenario's run (docs/reliability.md):
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from app.chaos.inject import (
 )
 from app.chaos.outages import archive_outage_url
 from app.chaos.outcome import Outcome
-from app.chaos.readback import batch_ends, in_batch_order, outputs, read_topic
+from app.chaos.readback import KEEP_BATCHES, batch_ends, in_batch_order, outputs, read_topic
 from app.chaos.report import markdown
 from app.chaos.scenarios import NAMES, ChaosOptions, Outage, Scenario, scenarios
 from app.chaos.scenarios import quick as quick_options
@@ -68,6 +69,10 @@ def run_scenario(
     try:
         traffic = _traffic(sandbox.root / "traffic.csv", scenario, options, say)
         env = {"STREAMKIT_PIPELINE__MAX_RECORDS_PER_BATCH": str(options.batch_cap)}
+        env |= options.job_env
+        # Every batch's entry must stay in the offset log for the read-back.
+        conf = json.loads(env.get("STREAMKIT_SPARK__CONF", "{}")) | KEEP_BATCHES
+        env["STREAMKIT_SPARK__CONF"] = json.dumps(conf)
         if scenario.outage is Outage.ARCHIVE:
             flag = archive_flag(sandbox)
             env["STREAMKIT_ARCHIVE_URL"] = archive_outage_url(sandbox.settings.archive_url, flag)
@@ -77,7 +82,7 @@ def run_scenario(
             sandbox.checkpoint,
             logs / "job.log",
             progress,
-            env=env | options.job_env,
+            env=env,
         )
         try:
             _inject(supervisor, sandbox, scenario, options, traffic, logs, outcome, say)
@@ -87,9 +92,12 @@ def run_scenario(
         messages = read_topic(sandbox.events)
         outcome.on_topic = len(messages)
         outcome.check_delivery()
-        values, sizes = in_batch_order(
-            messages, batch_ends(sandbox.checkpoint, sandbox.events.topic)
-        )
+        try:
+            values, sizes = in_batch_order(
+                messages, batch_ends(sandbox.checkpoint, sandbox.events.topic)
+            )
+        except ValueError as e:  # not drained, or the offset log was purged
+            raise StreamkitError(str(e)) from e
         outcome.verdict = verify(_outputs(sandbox), values, sizes)
         say(f"verdict: {outcome.verdict.describe().splitlines()[0]}")
     except StreamkitError as e:

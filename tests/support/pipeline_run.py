@@ -8,6 +8,7 @@ group so a ``kill -9`` takes the Spark JVM with it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,8 +20,8 @@ import pandas as pd
 
 from adapters.ports import Bus
 from adapters.registry import open_archive, open_hot_store
+from app.chaos.readback import KEEP_BATCHES, in_batch_order
 from app.chaos.readback import batch_ends as batches_of
-from app.chaos.readback import in_batch_order
 from app.chaos.readback import read_topic as read_all
 from app.chaos.supervisor import kill_group
 from tests.conftest import MONGO_URL
@@ -60,6 +61,8 @@ class Run:
             "STREAMKIT_ARCHIVE_URL": (self.root / "archive").as_uri(),
             "STREAMKIT_CHECKPOINT_DIR": str(self.root / "checkpoints"),
             "STREAMKIT_STATE_DIR": str(self.root / "state"),
+            # The read-back needs every batch's offset-log entry (Spark keeps 100).
+            "STREAMKIT_SPARK__CONF": json.dumps(KEEP_BATCHES),
             **extra,
         }
 

@@ -63,6 +63,15 @@ def test_the_supervisor_reads_progress_from_the_checkpoint(tmp_path: Path) -> No
     assert supervisor.caught_up({0: 2, 1: 1}) and not supervisor.caught_up({0: 3, 1: 3})
 
 
+def test_a_purged_offset_log_is_refused_not_misread(tmp_path: Path) -> None:
+    # Spark keeps the newest 100 entries by default: records of purged batches would be taken
+    # for the first batch left, with the wrong lateness.
+    planned(tmp_path, 3, {"0": 2, "1": 1}, committed=True)
+    planned(tmp_path, 4, {"0": 3, "1": 3}, committed=True)
+    with pytest.raises(ValueError, match="minBatchesToRetain"):
+        batch_ends(tmp_path, TOPIC)
+
+
 def test_quick_runs_the_issues_subset_with_one_kill_and_no_crash_points() -> None:
     options = quick(ChaosOptions())
     assert (options.kills, options.events, options.hot_store_down_s) == (1, 40_000, 30)
