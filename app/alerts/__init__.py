@@ -1,0 +1,1 @@
+"""Alert rules and their evaluation (issue 9; docs/monitoring.md)."""
