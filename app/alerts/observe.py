@@ -1,0 +1,102 @@
+"""The figures the alert rules compare, computed from what the job stored.
+
+Pure functions of documents and the time, so ``streamkit alerts`` and ``/metrics`` give
+Prometheus and the loop the same numbers (docs/monitoring.md):
+
+* ``streamkit_pipeline_latency_p95_seconds``: the newest minute's P95 end-to-end latency;
+* ``streamkit_kpi_conversion_zscore_abs``: ``|z|`` of the newest minute's conversion rate
+  against the trailing window, by the dashboard's rule (:mod:`app.analytics.anomaly`);
+* ``streamkit_kpi_deadletter_share``: dead letters over all records of the newest minute;
+* ``streamkit_pipeline_newest_minute_age_seconds``: wall-clock time since the newest minute
+  was last written: no new data in that long;
+* ``streamkit_pipeline_consumer_lag_seconds``: while the job is behind, how long it has
+  been: the longer of the time since it last wrote and the backlog at its processing rate;
+* ``streamkit_dependency_up``: 1 or 0 per dependency ``/health`` checks.
+
+A figure that cannot be computed (no minute yet, too short a history) is left out, so its
+rule neither fires nor stays firing on stale numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.alerts.engine import Labels, Observations
+from app.analytics.anomaly import score
+from app.pipeline.documents import last_written, latency_view, ratio
+
+LATENCY_P95 = "streamkit_pipeline_latency_p95_seconds"
+CONVERSION_Z = "streamkit_kpi_conversion_zscore_abs"
+DEADLETTER_SHARE = "streamkit_kpi_deadletter_share"
+NEWEST_MINUTE_AGE = "streamkit_pipeline_newest_minute_age_seconds"
+CONSUMER_LAG = "streamkit_pipeline_consumer_lag_seconds"
+DEPENDENCY_UP = "streamkit_dependency_up"
+
+
+def kpi_figures(
+    minutes: Sequence[Mapping[str, Any]],
+    now: datetime,
+    *,
+    z_window: timedelta = timedelta(minutes=60),
+    z_threshold: float = 3.0,
+) -> Observations:
+    """Figures from the minute documents of the trailing window (any order)."""
+    if not minutes:
+        return {}
+    ordered = sorted(minutes, key=lambda d: d["minute"])
+    newest = ordered[-1]
+    figures: dict[str, dict[Labels, float]] = {}
+    p95 = latency_view(newest.get("latency"))["p95"]
+    if p95 is not None:
+        figures[LATENCY_P95] = {(): float(p95) / 1000}
+    records = newest["events"] + newest["late_dropped"] + newest["deadlettered"]
+    if records:
+        figures[DEADLETTER_SHARE] = {(): newest["deadlettered"] / records}
+    written = newest.get("written_at")
+    if isinstance(written, datetime):
+        figures[NEWEST_MINUTE_AGE] = {(): max(0.0, (now - written).total_seconds())}
+    rates = [(d["minute"], _conversion(d)) for d in ordered]
+    last = score(rates, window=z_window, threshold=z_threshold)[-1]
+    if last.z is not None:
+        figures[CONVERSION_Z] = {(): abs(last.z)}
+    return figures
+
+
+def _conversion(doc: Mapping[str, Any]) -> float | None:
+    return ratio(doc["purchases"], doc["page_views"])
+
+
+def job_figures(health: Mapping[str, Any] | None, now: datetime) -> Observations:
+    """Consumer lag in seconds from the job's health document (none before it reports)."""
+    if not health:
+        return {}
+    lag = health.get("lag_records")
+    last = last_written(health)
+    if not isinstance(lag, int) or isinstance(lag, bool) or last is None:
+        return {}
+    if lag <= 0:
+        return {CONSUMER_LAG: {(): 0.0}}
+    rate = health.get("processing_rate")
+    backlog_s = lag / rate if isinstance(rate, int | float) and rate > 0 else 0.0
+    stalled_s = max(0.0, (now - last).total_seconds())
+    return {CONSUMER_LAG: {(): max(backlog_s, stalled_s)}}
+
+
+def dependency_figures(checks: Mapping[str, str]) -> Observations:
+    """``/health``'s dependency checks (``ok``/``fail``; ``skipped`` left out) as up 1/0."""
+    series: dict[Labels, float] = {
+        (("dependency", name),): 1.0 if status == "ok" else 0.0
+        for name, status in sorted(checks.items())
+        if name in {"hot_store", "bus"} and status in {"ok", "fail"}
+    }
+    return {DEPENDENCY_UP: series} if series else {}
+
+
+def merge(*parts: Observations) -> Observations:
+    """One set of observations from several sources (their metrics do not overlap)."""
+    merged: dict[str, Mapping[Labels, float]] = {}
+    for part in parts:
+        merged.update(part)
+    return merged
