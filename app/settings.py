@@ -145,6 +145,20 @@ class DashboardSettings(BaseModel):
     z_window_minutes: int = Field(60, ge=5, le=10_080)
 
 
+class AlertSettings(BaseModel):
+    """How ``streamkit alerts`` evaluates and notifies (``STREAMKIT_ALERTS__*``)."""
+
+    # The rules (TOML); empty: the packaged app/alerts/rules.toml (docs/monitoring.md).
+    rules_file: str = ""
+    # Seconds between two evaluation rounds.
+    interval_s: float = Field(10.0, ge=0.2, le=3600)
+    # Slack-compatible webhook called on firing and on resolve; empty: none. A secret (the
+    # path of a Slack webhook is its key): never logged or shown.
+    webhook_url: SecretStr = SecretStr("")
+    # Days the alert history is kept.
+    history_days: int = Field(7, ge=1, le=3650)
+
+
 class Settings(BaseSettings):
     """Every knob of streamkit, with defaults that run the local stack."""
 
@@ -167,6 +181,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     #: Secret settings given as references (adapters/secrets.py): name -> the reference,
     #: handed on to child processes instead of the value it resolved to.

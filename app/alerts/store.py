@@ -85,7 +85,7 @@ class AlertStore:
         self.hot.upsert_many(STATE, [doc], ["loop"])
 
     def record(
-        self, transitions: Sequence[Transition], deliveries: Sequence[Delivery] = ()
+        self, transitions: Sequence[Transition], deliveries: Sequence[Delivery | None] = ()
     ) -> None:
         """Add the round's transitions to the history, with their webhook outcome if any."""
         docs = []
@@ -100,8 +100,7 @@ class AlertStore:
                 "summary": t.summary,
                 "severity": t.severity,
             }
-            if n < len(deliveries):
-                d = deliveries[n]
+            if n < len(deliveries) and (d := deliveries[n]) is not None:
                 doc["webhook"] = {"ok": d.ok, "status": d.status, "attempts": d.attempts}
             docs.append(doc)
         if docs:

@@ -12,6 +12,7 @@ import typer
 
 from adapters.urls import mask_url
 from app.cli import bench, job, local, package, schema
+from app.cli.alerts import alerts
 from app.cli.api import api
 from app.cli.chaos import chaos
 from app.cli.dashboard import dashboard
@@ -46,6 +47,7 @@ app.command("api")(api)
 app.command("dashboard")(dashboard)
 app.command("rehearse")(rehearse_command)
 app.command("chaos")(chaos)
+app.command("alerts")(alerts)
 
 
 @app.callback()

@@ -100,3 +100,10 @@ def test_a_bad_rules_file_is_an_error_naming_the_file_and_the_rule(
 def test_a_missing_rules_file_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="STREAMKIT_ALERTS__RULES_FILE"):
         load_rules(tmp_path / "missing.toml")
+
+
+def test_the_conversion_rule_and_the_dashboard_flag_at_the_same_z() -> None:
+    from app.settings import DashboardSettings  # noqa: PLC0415 - this test's only use
+
+    [rule] = [r for r in load_rules() if r.name == "conversion_anomaly"]
+    assert rule.threshold == DashboardSettings().z_threshold
