@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.ports import HotStore
 from app.alerts.engine import AlertState, Key, Labels, Transition
-from app.alerts.webhook import Delivery
+
+if TYPE_CHECKING:  # the API reads the store, and its image has no HTTP client (httpx)
+    from app.alerts.webhook import Delivery
 
 #: The one document of the current state.
 STATE = "alert_state"

@@ -133,3 +133,34 @@ class ErrorBody(_Frozen):
     ]
     message: str
     details: list[ParamError] = Field(default_factory=list)
+
+
+class ActiveAlert(_Frozen):
+    """An alert whose condition holds: ``pending`` (not yet for its window) or ``firing``."""
+
+    rule: str
+    labels: dict[str, str]
+    state: Literal["pending", "firing"]
+    since: str
+    fired_at: str | None
+    value: float
+
+
+class AlertEvent(_Frozen):
+    """An alert that fired or resolved."""
+
+    rule: str
+    labels: dict[str, str]
+    kind: Literal["firing", "resolved"]
+    at: str
+    value: float
+    summary: str
+    severity: str
+
+
+class Alerts(_Frozen):
+    """What `streamkit alerts` last found, and what fired or resolved lately (newest first)."""
+
+    evaluated_at: str | None
+    active: list[ActiveAlert]
+    recent: list[AlertEvent]

@@ -107,3 +107,12 @@ def resolve(query: RangeQuery, newest: datetime | None) -> Window:
         now = newest + timedelta(minutes=1)
     back = query.minutes_back or query.default_minutes
     return Window(now - timedelta(minutes=back), now, query.anchor, rolling=query.anchor == "now")
+
+
+class AlertsQuery(BaseModel):
+    """``?hours=`` of history and ``?limit=`` of its events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hours: int = Field(24, ge=1, le=168, description="Hours of history (1..168).")
+    limit: int = Field(100, ge=1, le=500, description="At most this many events (1..500).")

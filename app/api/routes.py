@@ -8,6 +8,7 @@ thread pool: their checks block on the clients.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Security
@@ -16,12 +17,24 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters.ports import HotStore
+from app.alerts.store import AlertStore
 from app.api import reads
 from app.api.cache import ReadCache
 from app.api.deps import deps_of
 from app.api.health import check_health
-from app.api.models import ErrorBody, Funnel, Health, KpiRange, MinuteKpis, SessionStats
-from app.api.ranges import FunnelQuery, RangeQuery, Window, needs_newest, resolve
+from app.api.models import (
+    ActiveAlert,
+    AlertEvent,
+    Alerts,
+    ErrorBody,
+    Funnel,
+    Health,
+    KpiRange,
+    MinuteKpis,
+    SessionStats,
+)
+from app.api.ranges import AlertsQuery, FunnelQuery, RangeQuery, Window, needs_newest, resolve
+from app.pipeline.documents import iso
 
 #: Declares the key header in the OpenAPI document (the "Authorize" button of
 #: /docs) when keys are configured; the check itself is app.api.guard, which
@@ -92,6 +105,32 @@ def health(request: Request) -> Any:
     result = check_health(deps.hot_store(), deps.bus, deps.settings.api)
     status = 503 if result.status == "unhealthy" else 200
     return JSONResponse(result.model_dump(), status_code=status)
+
+
+@router.get("/alerts", response_model=Alerts, tags=["operations"])
+def alerts(request: Request, query: Annotated[AlertsQuery, Query()]) -> Alerts:
+    """Active alerts as `streamkit alerts` last evaluated them, and recent transitions."""
+    store = AlertStore(deps_of(request).hot_store())
+    evaluated_at, active = store.active()
+    since = datetime.now(UTC) - timedelta(hours=query.hours)
+    return Alerts(
+        evaluated_at=iso(evaluated_at) if evaluated_at else None,
+        active=[
+            ActiveAlert(
+                rule=a["rule"],
+                labels=a.get("labels") or {},
+                state=a["state"],
+                since=iso(a["since"]),
+                fired_at=iso(a["fired_at"]) if a.get("fired_at") else None,
+                value=a["value"],
+            )
+            for a in active
+        ],
+        recent=[
+            AlertEvent(**{k: e[k] for k in AlertEvent.model_fields if k != "at"}, at=iso(e["at"]))
+            for e in store.recent(since, query.limit)
+        ],
+    )
 
 
 @router.get(
