@@ -24,12 +24,10 @@ from pathlib import Path
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
 from app.alerts.engine import AlertState, Key, Observations, Transition, evaluate
-from app.alerts.observe import dependency_figures, job_figures, kpi_figures, merge
+from app.alerts.figures import read_figures
 from app.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from app.alerts.store import AlertStore
 from app.alerts.webhook import Delivery, Webhook
-from app.api.health import check_health
-from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +86,7 @@ class AlertLoop:
 
     def round(self, now: datetime) -> Round:
         """One evaluation; never raises for a dependency that is down."""
-        observations = merge(self._kpis(now), self._job(now), self._dependencies())
+        observations = read_figures(self.settings, self.hot, self.bus, now)
         self.state, transitions = evaluate(self.rules, observations, self.state, now)
         done = Round(now, observations, transitions)
         if transitions and self.webhook is not None:
@@ -97,32 +95,6 @@ class AlertLoop:
             log.warning("alert %s %s: %s (value %g)", t.rule, t.kind, t.summary, t.value)
         done.saved = self._save(transitions, done.deliveries, now)
         return done
-
-    def _kpis(self, now: datetime) -> Observations:
-        dashboard = self.settings.dashboard
-        window = timedelta(minutes=dashboard.z_window_minutes)
-        try:
-            newest = self.hot.latest(KPI_MINUTES, "minute")
-            if newest is None:
-                return {}
-            # The window ends at the newest minute, not at now: a replay of old data is
-            # judged on its own times.
-            minutes = self.hot.find_range(KPI_MINUTES, "minute", start=newest["minute"] - window)
-        except StreamkitError as e:
-            log.warning("alerts: could not read the minute documents: %s", e)
-            return {}
-        return kpi_figures(minutes, now, z_window=window, z_threshold=dashboard.z_threshold)
-
-    def _job(self, now: datetime) -> Observations:
-        try:
-            return job_figures(self.hot.latest(HEALTH, "job"), now)
-        except StreamkitError as e:
-            log.warning("alerts: could not read the job's health document: %s", e)
-            return {}
-
-    def _dependencies(self) -> Observations:
-        health = check_health(self.hot, self.bus, self.settings.api)
-        return dependency_figures({name: check.status for name, check in health.checks.items()})
 
     def _save(
         self, transitions: Sequence[Transition], deliveries: Sequence[Delivery], now: datetime

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from adapters.ports import Bus, HotStore
+from app.alerts.figures import read_figures
 from app.api import errors, routes
 from app.api.deps import Dependencies
 from app.api.guard import Guard
@@ -44,7 +46,10 @@ def create_app(
     """The API, reading ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
     deps = Dependencies(settings, hot_store, bus)
-    metrics = ApiMetrics(deps.hot_store)
+    metrics = ApiMetrics(
+        deps.hot_store,
+        lambda: read_figures(settings, deps.hot_store(), deps.bus, datetime.now(UTC)),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
+from app.alerts.engine import Observations
 from app.pipeline.documents import HEALTH, last_written
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,15 @@ _GAUGES = {
 class ApiMetrics:
     """The API's registry: request counters and latency histogram, plus the pipeline collector."""
 
-    def __init__(self, store: Callable[[], HotStore]) -> None:
-        """``store`` gives the hot store the pipeline collector reads at scrape time."""
+    def __init__(
+        self,
+        store: Callable[[], HotStore],
+        figures: Callable[[], Observations] | None = None,
+    ) -> None:
+        """Collectors read at scrape time: ``store`` the job's health, ``figures`` the alerts'.
+
+        ``figures`` gives the figures the alert rules compare (:mod:`app.alerts.figures`).
+        """
         # The *_created series double the exposition for no use on a dashboard.
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
         self.registry = CollectorRegistry(auto_describe=True)
@@ -64,6 +72,8 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(PipelineCollector(store))
+        if figures is not None:
+            self.registry.register(FiguresCollector(figures))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""
@@ -97,6 +107,41 @@ class PipelineCollector(Collector):
         yield up
         if doc:
             yield from _gauges(doc)
+
+
+class FiguresCollector(Collector):
+    """The figures the alert rules compare, under the names the rules use.
+
+    Prometheus evaluates the rules generated from ``app/alerts/rules.toml`` on exactly these
+    series, which ``streamkit alerts`` computes the same way (docs/monitoring.md).
+    """
+
+    def __init__(self, figures: Callable[[], Observations]) -> None:
+        """``figures`` is called at each scrape."""
+        self._figures = figures
+
+    def describe(self) -> list[Metric]:
+        """Nothing up front: the figures need the store."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge per figure, a series per label set."""
+        for name, series in sorted(self._figures().items()):
+            names = sorted({k for labels in series for k, _ in labels})
+            gauge = GaugeMetricFamily(name, _FIGURE_HELP.get(name, name), labels=names)
+            for labels, value in sorted(series.items()):
+                gauge.add_metric([dict(labels).get(n, "") for n in names], value)
+            yield gauge
+
+
+_FIGURE_HELP = {
+    "streamkit_pipeline_latency_p95_seconds": "P95 end-to-end latency of the newest minute.",
+    "streamkit_kpi_conversion_zscore_abs": "|z| of the newest minute's conversion rate.",
+    "streamkit_kpi_deadletter_share": "Dead letters over all records of the newest minute.",
+    "streamkit_pipeline_newest_minute_age_seconds": "Seconds since the newest minute was written.",
+    "streamkit_pipeline_consumer_lag_seconds": "How long the job has been behind the bus.",
+    "streamkit_dependency_up": "1 when the dependency answers /health's check, 0 if not.",
+}
 
 
 def _gauges(doc: dict[str, Any]) -> Iterator[Metric]:

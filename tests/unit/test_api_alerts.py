@@ -13,7 +13,9 @@ from adapters.registry import open_hot_store
 from app.alerts.engine import AlertState, Transition
 from app.alerts.store import AlertStore
 from app.api.main import create_app
+from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES
 from app.settings import Settings
+from tests.support.documents import minute_doc
 
 HOT = (("dependency", "hot_store"),)
 
@@ -78,3 +80,23 @@ def test_alerts_need_the_key_when_keys_are_set(store: HotStore) -> None:
     with TestClient(create_app(settings(keys="k1"), hot_store=store)) as api:
         assert api.get("/alerts").status_code == 401
         assert api.get("/alerts", headers={"X-API-Key": "k1"}).status_code == 200
+
+
+def test_metrics_expose_the_figures_the_rules_compare(store: HotStore) -> None:
+    now = datetime.now(UTC)
+    docs = [minute_doc(i) | {"written_at": now} for i in range(10)]
+    store.upsert_many(KPI_MINUTES, docs, ["minute"])
+    store.upsert_many(
+        HEALTH,
+        [{"job": JOB, "last_batch_at": now, "lag_records": 0, "processing_rate": 9.0}],
+        ["job"],
+    )
+    with TestClient(create_app(settings(), hot_store=store)) as api:
+        text = api.get("/metrics").text
+    assert 'streamkit_dependency_up{dependency="hot_store"} 1.0' in text
+    assert "streamkit_pipeline_consumer_lag_seconds 0.0" in text
+    for name in ("latency_p95_seconds", "newest_minute_age_seconds"):
+        assert f"streamkit_pipeline_{name} " in text
+    assert (
+        "streamkit_kpi_deadletter_share " in text and "streamkit_kpi_conversion_zscore_abs " in text
+    )

@@ -1,0 +1,58 @@
+"""The alert figures now: read what they need, compute them (:mod:`app.alerts.observe`).
+
+Shared by ``streamkit alerts`` and the API's ``/metrics``, so the loop and Prometheus see the
+same numbers. Works while the hot store is down: the figures that need it are left out, and
+the dependency check says it is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from adapters.errors import StreamkitError
+from adapters.ports import Bus, HotStore
+from app.alerts.engine import Observations
+from app.alerts.observe import dependency_figures, job_figures, kpi_figures, merge
+from app.api.health import check_health
+from app.pipeline.documents import HEALTH, KPI_MINUTES
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def read_figures(
+    settings: Settings, hot: HotStore, bus: Callable[[], Bus], now: datetime
+) -> Observations:
+    """Every figure a rule may compare, as of ``now``."""
+    return merge(_kpis(settings, hot, now), _job(hot, now), _dependencies(settings, hot, bus))
+
+
+def _kpis(settings: Settings, hot: HotStore, now: datetime) -> Observations:
+    dashboard = settings.dashboard
+    window = timedelta(minutes=dashboard.z_window_minutes)
+    try:
+        newest = hot.latest(KPI_MINUTES, "minute")
+        if newest is None:
+            return {}
+        # The window ends at the newest minute, not at now: a replay of old data is judged
+        # on its own times.
+        minutes = hot.find_range(KPI_MINUTES, "minute", start=newest["minute"] - window)
+    except StreamkitError as e:
+        log.warning("alerts: could not read the minute documents: %s", e)
+        return {}
+    return kpi_figures(minutes, now, z_window=window, z_threshold=dashboard.z_threshold)
+
+
+def _job(hot: HotStore, now: datetime) -> Observations:
+    try:
+        return job_figures(hot.latest(HEALTH, "job"), now)
+    except StreamkitError as e:
+        log.warning("alerts: could not read the job's health document: %s", e)
+        return {}
+
+
+def _dependencies(settings: Settings, hot: HotStore, bus: Callable[[], Bus]) -> Observations:
+    health = check_health(hot, bus, settings.api)
+    return dependency_figures({name: check.status for name, check in health.checks.items()})
