@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from adapters.errors import StreamkitError, TransientError
-from app.api.models import Anchor, Funnel, Health, KpiRange, MinuteKpis, SessionStats
+from app.api.models import Alerts, Anchor, Funnel, Health, KpiRange, MinuteKpis, SessionStats
 
 __all__ = ["Anchor", "ApiClient", "ApiError", "ApiUnavailable", "Timed"]
 M = TypeVar("M", bound=BaseModel)
@@ -96,6 +96,10 @@ class ApiClient:
         """Sessions closed in the last ``minutes_back`` minutes."""
         answer = self.get("/sessions", minutes_back=minutes_back, anchor=anchor)
         return self._parse(SessionStats, answer.value, "/sessions")
+
+    def alerts(self) -> Alerts:
+        """What ``streamkit alerts`` last found, and the last day's transitions."""
+        return self._parse(Alerts, self.get("/alerts").value, "/alerts")
 
     def health(self) -> tuple[Health, float]:
         """The health report and the round trip in ms; a 503 still carries a report."""

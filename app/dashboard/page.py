@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from app.api.models import Funnel, Health, KpiRange, MinuteKpis, SessionStats
+from app.api.models import Alerts, Funnel, Health, KpiRange, MinuteKpis, SessionStats
 from app.dashboard import charts
 from app.dashboard.client import Anchor, ApiClient, ApiError, ApiUnavailable
 from app.dashboard.view import (
@@ -67,6 +67,8 @@ class Snapshot:
     sessions: SessionStats | None = None
     anchor_note: str = ""
     error: str = ""
+    alerts: Alerts | None = None
+    alerts_error: str = ""
 
 
 def main() -> None:
@@ -119,6 +121,10 @@ def fetch(client: ApiClient, options: Options, settings: DashboardSettings) -> S
         shot.sessions = client.sessions(options.shown_minutes, anchor)
     except (ApiUnavailable, ApiError) as e:
         shot.error = str(e)
+    try:  # on its own: an API without the route (older) must not blank the page
+        shot.alerts = client.alerts()
+    except (ApiUnavailable, ApiError) as e:
+        shot.alerts_error = str(e)
     return shot
 
 
@@ -153,6 +159,7 @@ def _data(
     if current is not None:
         _tiles(current, complete, frame, now, settings)
     _health_panel(lights(shot.api_ms, "", shot.health, shot.funnel))
+    _alerts_panel(shot.alerts, shot.alerts_error)
     if current is None:
         return
     start = parse_time(current.minute)
@@ -206,6 +213,29 @@ def _health_panel(found: list[Light]) -> None:
     for column, light in zip(st.columns(5), found, strict=False):
         with column:
             _BOX[light.level](f"**{light.name}** · {_WORD[light.level]}  \n{light.reason}")
+
+
+def _alerts_panel(found: Alerts | None, error: str) -> None:
+    """The alert rules' state, as ``streamkit alerts`` last evaluated it."""
+    st.subheader("Alerts")
+    if found is None:
+        st.caption(f"Alerts unavailable: {error}")
+        return
+    if found.evaluated_at is None:
+        st.caption("No alert rounds yet: `streamkit alerts` evaluates the rules.")
+        return
+    firing = [a for a in found.active if a.state == "firing"]
+    pending = [a for a in found.active if a.state == "pending"]
+    for a in firing:
+        where = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
+        st.error(
+            f"**{a.rule}**{f' ({where})' if where else ''} firing since "
+            f"{clock(parse_time(a.fired_at or a.since))} · value {a.value:g}"
+        )
+    if not firing:
+        st.success("No alert firing.")
+    waiting = f"; pending: {', '.join(a.rule for a in pending)}" if pending else ""
+    st.caption(f"Rules last evaluated {clock(parse_time(found.evaluated_at))}{waiting}.")
 
 
 def _anomalies(found: list[Alert], settings: DashboardSettings) -> None:

@@ -21,6 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from adapters.ports import HotStore
 from adapters.registry import open_bus, open_hot_store
+from app.alerts.engine import AlertState
+from app.alerts.store import AlertStore
 from app.api.main import create_app
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES
 from app.settings import ApiSettings, Settings, get_settings
@@ -315,3 +317,25 @@ def test_a_hot_store_outage_is_the_apis_reason_and_a_red_light(open_dashboard: A
         assert any(t.startswith("**API** · OK") for t in texts(at.success))
         assert not at.metric
         assert not any("No data yet" in t for t in texts(at.info))
+
+
+def test_a_firing_alert_is_shown_in_red_and_pending_ones_named(
+    store: HotStore, api: str, open_dashboard: Any
+) -> None:
+    seed(store)
+    now = datetime.now(UTC)
+    down = AlertState("dependency_down", (("dependency", "bus"),), "firing", now, 0.0, fired_at=now)
+    slow = AlertState("latency_p95", (), "pending", now, 2.5)
+    AlertStore(store).save({down.key: down, slow.key: slow}, now)
+    at = open_dashboard(api)
+    [red] = texts(at.error)
+    assert red.startswith("**dependency_down** (dependency=bus) firing since")
+    assert any("pending: latency_p95" in c for c in texts(at.caption))
+
+
+def test_before_any_alert_round_the_panel_says_how_to_start_one(
+    store: HotStore, api: str, open_dashboard: Any
+) -> None:
+    seed(store)
+    at = open_dashboard(api)
+    assert any("`streamkit alerts` evaluates the rules" in c for c in texts(at.caption))
