@@ -51,7 +51,11 @@ class RangeQuery(BaseModel):
     def _as_utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 with a positive offset is before year 1 in UTC
+            msg = "the time is outside the calendar once converted to UTC"
+            raise ValueError(msg) from None
 
     @model_validator(mode="after")
     def _one_form(self) -> RangeQuery:
