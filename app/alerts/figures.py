@@ -8,8 +8,9 @@ the dependency check says it is down.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
@@ -26,7 +27,29 @@ def read_figures(
     settings: Settings, hot: HotStore, bus: Callable[[], Bus], now: datetime
 ) -> Observations:
     """Every figure a rule may compare, as of ``now``."""
-    return merge(_kpis(settings, hot, now), _job(hot, now), _dependencies(settings, hot, bus))
+    return figures_with(settings, hot, bus, now, read_health(hot))
+
+
+def figures_with(
+    settings: Settings,
+    hot: HotStore,
+    bus: Callable[[], Bus],
+    now: datetime,
+    health: Mapping[str, Any] | None,
+) -> Observations:
+    """The figures, given the job's health document already read (``/metrics`` reads it once)."""
+    return merge(
+        _kpis(settings, hot, now), job_figures(health, now), _dependencies(settings, hot, bus)
+    )
+
+
+def read_health(hot: HotStore) -> dict[str, Any] | None:
+    """The job's health document; None before the job reports or while the store is down."""
+    try:
+        return hot.latest(HEALTH, "job")
+    except StreamkitError as e:
+        log.warning("could not read the job's health document: %s", e)
+        return None
 
 
 def _kpis(settings: Settings, hot: HotStore, now: datetime) -> Observations:
@@ -43,14 +66,6 @@ def _kpis(settings: Settings, hot: HotStore, now: datetime) -> Observations:
         log.warning("alerts: could not read the minute documents: %s", e)
         return {}
     return kpi_figures(minutes, now, z_window=window, z_threshold=dashboard.z_threshold)
-
-
-def _job(hot: HotStore, now: datetime) -> Observations:
-    try:
-        return job_figures(hot.latest(HEALTH, "job"), now)
-    except StreamkitError as e:
-        log.warning("alerts: could not read the job's health document: %s", e)
-        return {}
 
 
 def _dependencies(settings: Settings, hot: HotStore, bus: Callable[[], Bus]) -> Observations:

@@ -67,8 +67,8 @@ class AlertLoop:
         self.webhook = webhook if webhook is not None else (Webhook(url) if url else None)
         self.store = AlertStore(hot, timedelta(days=settings.alerts.history_days))
         self.state: dict[Key, AlertState] = {}
-        self._unsaved: list[Transition] = []
-        self._unsaved_deliveries: list[Delivery | None] = []
+        #: Transitions a round could not save, each with its webhook outcome (None: not sent).
+        self._unsaved: list[tuple[Transition, Delivery | None]] = []
         self._prepared = False
 
     def start(self) -> None:
@@ -99,18 +99,17 @@ class AlertLoop:
     def _save(
         self, transitions: Sequence[Transition], deliveries: Sequence[Delivery], now: datetime
     ) -> bool:
-        pending = [*self._unsaved, *transitions]
-        outcomes: list[Delivery | None] = [*self._unsaved_deliveries, *deliveries]
-        outcomes += [None] * (len(pending) - len(outcomes))
+        outcomes: Sequence[Delivery | None] = deliveries or [None] * len(transitions)
+        pending = [*self._unsaved, *zip(transitions, outcomes, strict=True)]
         try:
             if not self._prepared:  # the store was down when the loop began
                 self.store.prepare()
                 self._prepared = True
-            self.store.record(pending, outcomes)
+            self.store.record([t for t, _ in pending], [d for _, d in pending])
             self.store.save(self.state, now)
         except StreamkitError as e:
             log.warning("alerts: could not save the state (kept for the next round): %s", e)
-            self._unsaved, self._unsaved_deliveries = pending, outcomes
+            self._unsaved = pending
             return False
-        self._unsaved, self._unsaved_deliveries = [], []
+        self._unsaved = []
         return True

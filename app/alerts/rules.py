@@ -9,7 +9,6 @@ it: the loop needs no extra dependency.
 from __future__ import annotations
 
 import operator
-import re
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -144,7 +143,3 @@ def _duration(seconds: float) -> str:
     if whole and whole % 60 == 0:
         return f"{whole // 60}m"
     return f"{whole}s"
-
-
-#: What a valid Prometheus duration looks like (for the tests and the drift check).
-DURATION = re.compile(r"^\d+(ms|s|m|h)$")

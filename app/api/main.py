@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from adapters.ports import Bus, HotStore
-from app.alerts.figures import read_figures
+from app.alerts.figures import figures_with
 from app.api import errors, routes
 from app.api.deps import Dependencies
 from app.api.guard import Guard
@@ -48,7 +48,9 @@ def create_app(
     deps = Dependencies(settings, hot_store, bus)
     metrics = ApiMetrics(
         deps.hot_store,
-        lambda: read_figures(settings, deps.hot_store(), deps.bus, datetime.now(UTC)),
+        lambda health: figures_with(
+            settings, deps.hot_store(), deps.bus, datetime.now(UTC), health
+        ),
     )
 
     @asynccontextmanager

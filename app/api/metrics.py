@@ -21,7 +21,8 @@ from prometheus_client.registry import Collector
 from adapters.errors import StreamkitError
 from adapters.ports import HotStore
 from app.alerts.engine import Observations
-from app.pipeline.documents import HEALTH, last_written
+from app.alerts.figures import read_health
+from app.pipeline.documents import last_written
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,12 @@ class ApiMetrics:
     def __init__(
         self,
         store: Callable[[], HotStore],
-        figures: Callable[[], Observations] | None = None,
+        figures: Callable[[dict[str, Any] | None], Observations] | None = None,
     ) -> None:
-        """Collectors read at scrape time: ``store`` the job's health, ``figures`` the alerts'.
+        """Read at scrape time: the job's health from ``store``, then ``figures`` of it.
 
-        ``figures`` gives the figures the alert rules compare (:mod:`app.alerts.figures`).
+        ``figures`` gives the figures the alert rules compare (:mod:`app.alerts.figures`),
+        given the health document the scrape read (once).
         """
         # The *_created series double the exposition for no use on a dashboard.
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -71,9 +73,7 @@ class ApiMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(PipelineCollector(store))
-        if figures is not None:
-            self.registry.register(FiguresCollector(figures))
+        self.registry.register(PipelineCollector(store, figures))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""
@@ -82,11 +82,22 @@ class ApiMetrics:
 
 
 class PipelineCollector(Collector):
-    """``streamkit_pipeline_*`` gauges from the job's health document, read at scrape time."""
+    """The job's health and the alert rules' figures, read once per scrape.
 
-    def __init__(self, store: Callable[[], HotStore]) -> None:
+    ``streamkit_pipeline_*`` gauges come from the job's health document; the figures the
+    alert rules compare come under the rules' names, so Prometheus evaluates the rules
+    generated from ``app/alerts/rules.toml`` on exactly the series ``streamkit alerts``
+    computes the same way (docs/monitoring.md).
+    """
+
+    def __init__(
+        self,
+        store: Callable[[], HotStore],
+        figures: Callable[[dict[str, Any] | None], Observations] | None = None,
+    ) -> None:
         """``store`` is called at each scrape (the hot store may be opened lazily)."""
         self._store = store
+        self._figures = figures
 
     def describe(self) -> list[Metric]:
         """Nothing up front: reading the store at registration would need it up."""
@@ -94,44 +105,31 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """The health document's figures; ``streamkit_pipeline_health_up``: was it read."""
+        try:
+            doc = read_health(self._store())
+        except StreamkitError as e:  # the store could not even be opened
+            log.warning("metrics: could not open the hot store: %s", e)
+            doc = None
         up = GaugeMetricFamily(
             "streamkit_pipeline_health_up",
             "1 when the pipeline's health document was read, 0 if not (store down, no job yet).",
         )
-        try:
-            doc = self._store().latest(HEALTH, "job")
-        except StreamkitError as e:
-            log.warning("metrics: could not read the pipeline health document: %s", e)
-            doc = None
         up.add_metric([], 1.0 if doc else 0.0)
         yield up
         if doc:
             yield from _gauges(doc)
+        if self._figures is not None:
+            yield from _figure_gauges(self._figures(doc))
 
 
-class FiguresCollector(Collector):
-    """The figures the alert rules compare, under the names the rules use.
-
-    Prometheus evaluates the rules generated from ``app/alerts/rules.toml`` on exactly these
-    series, which ``streamkit alerts`` computes the same way (docs/monitoring.md).
-    """
-
-    def __init__(self, figures: Callable[[], Observations]) -> None:
-        """``figures`` is called at each scrape."""
-        self._figures = figures
-
-    def describe(self) -> list[Metric]:
-        """Nothing up front: the figures need the store."""
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        """One gauge per figure, a series per label set."""
-        for name, series in sorted(self._figures().items()):
-            names = sorted({k for labels in series for k, _ in labels})
-            gauge = GaugeMetricFamily(name, _FIGURE_HELP.get(name, name), labels=names)
-            for labels, value in sorted(series.items()):
-                gauge.add_metric([dict(labels).get(n, "") for n in names], value)
-            yield gauge
+def _figure_gauges(figures: Observations) -> Iterator[Metric]:
+    """One gauge per figure, a series per label set."""
+    for name, series in sorted(figures.items()):
+        names = sorted({k for labels in series for k, _ in labels})
+        gauge = GaugeMetricFamily(name, _FIGURE_HELP.get(name, name), labels=names)
+        for labels, value in sorted(series.items()):
+            gauge.add_metric([dict(labels).get(n, "") for n in names], value)
+        yield gauge
 
 
 _FIGURE_HELP = {

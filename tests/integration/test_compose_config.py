@@ -59,7 +59,9 @@ def test_compose_reads_the_app_services_as_intended(docker_env: dict[str, str]) 
     done = compose(docker_env, "--profile", "*", "config", "--format", "json")
     assert done.returncode == 0, done.stderr
     services = json.loads(done.stdout)["services"]
-    assert {"kafka", "kafka-topics", "mongo", "api", "dashboard"} <= set(services)
+    assert {"kafka", "kafka-topics", "mongo", "api", "dashboard", "prometheus", "grafana"} <= set(
+        services
+    )
     for name in ("api", "dashboard"):
         build = services[name]["build"]
         assert Path(build["context"]) == ROOT and build["target"] == name
@@ -70,6 +72,29 @@ def test_compose_reads_the_app_services_as_intended(docker_env: dict[str, str]) 
     # Without the profile, `up` starts only the stack, as `task local-up` expects.
     stack = compose(docker_env, "config", "--services")
     assert set(stack.stdout.split()) == {"kafka", "kafka-topics", "mongo"}
+
+
+def test_prometheus_and_grafana_mount_the_repository_files(docker_env: dict[str, str]) -> None:
+    done = compose(docker_env, "--profile", "*", "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    mounted: set[str] = set()
+    for name, port in (("prometheus", 9090), ("grafana", 3000)):
+        (published,) = services[name]["ports"]
+        assert (published["host_ip"], published["target"]) == ("127.0.0.1", port)
+        for volume in services[name]["volumes"]:
+            if volume["type"] == "bind":
+                source = Path(volume["source"])
+                assert source.exists(), f"{name} mounts {source}, which is not in the repository"
+                mounted.add(source.relative_to(ROOT).as_posix())
+    assert {
+        "infra/local/prometheus/prometheus.yml",
+        "infra/local/prometheus/rules.yml",  # generated from app/alerts/rules.toml
+        "infra/local/grafana/provisioning",
+        "infra/local/grafana/dashboards",
+    } <= mounted
+    assert services["prometheus"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
 
 
 def test_a_broken_file_is_rejected(docker_env: dict[str, str], tmp_path: Path) -> None:
