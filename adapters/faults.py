@@ -49,6 +49,10 @@ class FaultPlan:
         outage_file: while a file exists at this path, every matching call fails: an
             outage another process starts and ends (``streamkit chaos``) by creating and
             removing the file.
+        delay_s: every matching call first waits this long (while ``slow_file`` exists,
+            when one is named): a slow dependency rather than a failing one.
+        slow_file: while a file exists at this path, matching calls are delayed by
+            ``delay_s``; switched on and off by another process, like ``outage_file``.
     """
 
     fail_every: int = 0
@@ -56,6 +60,8 @@ class FaultPlan:
     transient: bool = True
     ops: frozenset[str] = frozenset()
     outage_file: str = ""
+    delay_s: float = 0.0
+    slow_file: str = ""
     calls: int = field(default=0, init=False)
     injected: int = field(default=0, init=False)
     _down_until: float = field(default=0.0, init=False, repr=False)
@@ -73,6 +79,8 @@ class FaultPlan:
         """Raise the planned failure for this call, or return when it should pass."""
         if self.ops and op not in self.ops:
             return
+        if self.delay_s > 0 and (not self.slow_file or os.path.exists(self.slow_file)):  # noqa: PTH110
+            time.sleep(self.delay_s)  # outside the lock: concurrent calls are each delayed
         with self._lock:
             self.calls += 1
             reason = self._reason(keys)
@@ -98,7 +106,16 @@ class FaultPlan:
         opts = {k.removeprefix("fault."): v for k, v in params.items() if k.startswith("fault.")}
         if not opts:
             return None
-        known = {"fail_every", "fail_keys", "transient", "ops", "outage_s", "outage_file"}
+        known = {
+            "fail_every",
+            "fail_keys",
+            "transient",
+            "ops",
+            "outage_s",
+            "outage_file",
+            "delay_s",
+            "slow_file",
+        }
         if unknown := set(opts) - known:
             msg = f"unknown fault parameter(s) {sorted(unknown)}; known: {sorted(known)}"
             raise ConfigurationError(msg)
@@ -109,7 +126,12 @@ class FaultPlan:
                 transient=opts.get("transient", "true").lower() not in {"0", "false", "no"},
                 ops=_split(opts.get("ops", "")),
                 outage_file=opts.get("outage_file", ""),
+                delay_s=float(opts.get("delay_s", "0")),
+                slow_file=opts.get("slow_file", ""),
             )
+            if plan.delay_s < 0:
+                msg = f"fault.delay_s must be 0 or more, not {plan.delay_s:g}"
+                raise ValueError(msg)
             if "outage_s" in opts:
                 plan.outage(float(opts["outage_s"]))
         except ValueError as e:

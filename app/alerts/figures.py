@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.errors import StreamkitError
-from adapters.ports import Bus, HotStore
+from adapters.ports import Bus, HotStore, OffsetsBus
 from app.alerts.engine import Observations
 from app.alerts.observe import dependency_figures, job_figures, kpi_figures, merge
 from app.api.health import check_health
@@ -39,7 +39,9 @@ def figures_with(
 ) -> Observations:
     """The figures, given the job's health document already read (``/metrics`` reads it once)."""
     return merge(
-        _kpis(settings, hot, now), job_figures(health, now), _dependencies(settings, hot, bus)
+        _kpis(settings, hot, now),
+        job_figures(health, now, _bus_ends(bus)),
+        _dependencies(settings, hot, bus),
     )
 
 
@@ -66,6 +68,18 @@ def _kpis(settings: Settings, hot: HotStore, now: datetime) -> Observations:
         log.warning("alerts: could not read the minute documents: %s", e)
         return {}
     return kpi_figures(minutes, now, z_window=window, z_threshold=dashboard.z_threshold)
+
+
+def _bus_ends(bus: Callable[[], Bus]) -> dict[int, int] | None:
+    """Where each partition of the events topic ends now; None when the bus cannot say."""
+    try:
+        events = bus()
+        if not isinstance(events, OffsetsBus):
+            return None
+        return events.end_offsets(timeout_s=5.0)
+    except StreamkitError as e:
+        log.warning("could not read the bus's end offsets: %s", e)
+        return None
 
 
 def _dependencies(settings: Settings, hot: HotStore, bus: Callable[[], Bus]) -> Observations:

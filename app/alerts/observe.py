@@ -9,8 +9,9 @@ Prometheus and the loop the same numbers (docs/monitoring.md):
 * ``streamkit_kpi_deadletter_share``: dead letters over all records of the newest minute;
 * ``streamkit_pipeline_newest_minute_age_seconds``: wall-clock time since the newest minute
   was last written: no new data in that long;
-* ``streamkit_pipeline_consumer_lag_seconds``: while the job is behind, how long it has
-  been: the longer of the time since it last wrote and the backlog at its processing rate;
+* ``streamkit_pipeline_consumer_lag_seconds``: while the job is behind (the bus's end
+  offsets now against the job's, or the job's own count), how long it has been: the longer
+  of the time since it last wrote and the backlog at its processing rate;
 * ``streamkit_dependency_up``: 1 or 0 per dependency ``/health`` checks.
 
 A figure that cannot be computed (no minute yet, too short a history) is left out, so its
@@ -68,13 +69,22 @@ def _conversion(doc: Mapping[str, Any]) -> float | None:
     return ratio(doc["purchases"], doc["page_views"])
 
 
-def job_figures(health: Mapping[str, Any] | None, now: datetime) -> Observations:
-    """Consumer lag in seconds from the job's health document (none before it reports)."""
+def job_figures(
+    health: Mapping[str, Any] | None,
+    now: datetime,
+    bus_ends: Mapping[int, int] | None = None,
+) -> Observations:
+    """Consumer lag in seconds from the job's health document (none before it reports).
+
+    With the bus's end offsets now (Kafka) and the job's per-partition end offsets, the
+    backlog is counted now, so a job that stopped while records keep arriving is seen
+    falling behind; otherwise it is the job's own last count.
+    """
     if not health:
         return {}
-    lag = health.get("lag_records")
+    lag = _backlog(health, bus_ends)
     last = last_written(health)
-    if not isinstance(lag, int) or isinstance(lag, bool) or last is None:
+    if lag is None or last is None:
         return {}
     if lag <= 0:
         return {CONSUMER_LAG: {(): 0.0}}
@@ -82,6 +92,20 @@ def job_figures(health: Mapping[str, Any] | None, now: datetime) -> Observations
     backlog_s = lag / rate if isinstance(rate, int | float) and rate > 0 else 0.0
     stalled_s = max(0.0, (now - last).total_seconds())
     return {CONSUMER_LAG: {(): max(backlog_s, stalled_s)}}
+
+
+def _backlog(health: Mapping[str, Any], bus_ends: Mapping[int, int] | None) -> int | None:
+    """Records behind the end of the bus: counted now when both offsets are known."""
+    job_ends = health.get("end_offsets")
+    if bus_ends and isinstance(job_ends, Mapping) and job_ends:
+        try:
+            done = {int(p): int(o) for p, o in job_ends.items()}
+        except (TypeError, ValueError):
+            done = None
+        if done is not None:
+            return sum(max(0, end - done.get(p, 0)) for p, end in bus_ends.items())
+    lag = health.get("lag_records")
+    return lag if isinstance(lag, int) and not isinstance(lag, bool) else None
 
 
 def dependency_figures(checks: Mapping[str, str]) -> Observations:

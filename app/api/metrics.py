@@ -41,7 +41,15 @@ _GAUGES = {
     "batch_duration_ms": ("batch_duration_seconds", "Duration of the last batch."),
     "lag_records": ("consumer_lag_records", "Records behind the end of the bus, worst partition."),
     "sink_seconds": ("sink_seconds", "Seconds the last batch spent writing its sinks."),
+    "trigger_lag_ms": (
+        "trigger_lag_seconds",
+        "How late the last batch started against its trigger (the previous one overran).",
+    ),
+    "state_rows": ("state_rows", "Rows held in the job's state store (sessions, dedup keys)."),
+    "state_memory_bytes": ("state_memory_bytes", "Memory the job's state store uses."),
 }
+#: Health-document fields in milliseconds, exported in seconds.
+_MILLISECONDS = frozenset({"batch_duration_ms", "trigger_lag_ms"})
 
 
 class ApiMetrics:
@@ -147,7 +155,7 @@ def _gauges(doc: dict[str, Any]) -> Iterator[Metric]:
         value = doc.get(field)
         if not isinstance(value, int | float) or isinstance(value, bool):
             continue
-        if field == "batch_duration_ms":
+        if field in _MILLISECONDS:
             value = value / 1000
         gauge = GaugeMetricFamily(f"streamkit_pipeline_{suffix}", text)
         gauge.add_metric([], float(value))
@@ -160,6 +168,17 @@ def _gauges(doc: dict[str, Any]) -> Iterator[Metric]:
         )
         age.add_metric([], max(0.0, time.time() - last.timestamp()))
         yield age
+    by_partition = doc.get("lag_by_partition")
+    if isinstance(by_partition, dict) and by_partition:
+        lag = GaugeMetricFamily(
+            "streamkit_pipeline_partition_lag_records",
+            "Records behind the end of the bus, per partition, as the last batch saw them.",
+            labels=["partition"],
+        )
+        for partition, n in sorted(by_partition.items(), key=lambda kv: int(kv[0])):
+            if isinstance(n, int) and not isinstance(n, bool):
+                lag.add_metric([str(partition)], float(n))
+        yield lag
     rows = doc.get("rows")
     if isinstance(rows, dict):
         by_kind = GaugeMetricFamily(

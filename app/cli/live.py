@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
+from app.cli.producer_metrics import MetricsHost, MetricsPort, serve_metrics
 from app.cli.wiring import check_topic, deadletter_bus, events_bus, load_settings
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ def live(
     user_agent: Annotated[
         str | None, typer.Option(help="User-Agent with your contact (Wikimedia policy).")
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Map Wikimedia RecentChange to shop events (docs/live.md) and publish them.
 
@@ -94,6 +97,7 @@ def live(
     bus, deadletter = events_bus(settings), deadletter_bus(settings)
     check_topic(bus)  # fail now, naming the topic, if it does not exist
     sender = EventSender(bus, deadletter, source=f"sse:{url}")
+    serve_metrics(sender, "live", metrics_port, metrics_host)
     reporter: ProgressLine[LiveProgress] = ProgressLine(_progress_line)
     producer = LiveProducer(sender, rate=target, include_bots=bots, report=reporter)
     pace = "max rate" if target is None else f"at most {target:,.0f} events/s"

@@ -17,6 +17,7 @@ import typer
 
 from adapters.errors import StreamkitError
 from app.cli.output import ProgressLine, echo, fail_on_error, parse_rate
+from app.cli.producer_metrics import MetricsHost, MetricsPort, serve_metrics
 from app.cli.wiring import check_topic, deadletter_bus, events_bus, load_settings
 from app.producers.formats import Format, FormatError, InputRecord, read
 from app.producers.pacing import RateProfile, Step, parse_profile
@@ -110,6 +111,8 @@ def replay(
             "of --rate; stops after the last step. Each step is announced on its own line."
         ),
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Publish FILE to the events topic, keyed by user, stamped with ingest_ts.
 
@@ -130,6 +133,7 @@ def replay(
     bus, deadletter = events_bus(settings), deadletter_bus(settings)
     check_topic(bus)  # fail now, naming the topic, if it does not exist
     sender = EventSender(bus, deadletter, source=f"file:{file.name}")
+    serve_metrics(sender, "replay", metrics_port, metrics_host)
     reporter = ProgressLine(progress_line)
     replayer = Replayer(
         sender,

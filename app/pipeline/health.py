@@ -38,8 +38,56 @@ def _lag(progress: Any) -> int | None:
     return max(lags) if lags else None
 
 
-def document(progress: Any, sinks: Sinks) -> dict[str, Any]:
-    """The health document for one finished batch."""
+def kafka_offsets(value: Any) -> dict[str, int] | None:
+    """A Kafka source's offsets, ``{"topic": {"0": 12, …}}``, as partition → offset.
+
+    None for any other source (Kinesis, Pub/Sub) or more than one topic: the per-partition
+    figures are Kafka's. Keys stay strings, as the hot store's documents need.
+    """
+    offsets = _offsets(value)
+    if not isinstance(offsets, dict) or len(offsets) != 1:
+        return None
+    (partitions,) = offsets.values()
+    if not isinstance(partitions, dict):
+        return None
+    try:
+        return {str(int(p)): int(o) for p, o in partitions.items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def _partitions(progress: Any) -> dict[str, Any]:
+    """Per partition: where the batch ended, and how far behind the latest offsets that is."""
+    sources = progress.sources or []
+    if len(sources) != 1:
+        return {}
+    end = kafka_offsets(sources[0].endOffset)
+    latest = kafka_offsets(getattr(sources[0], "latestOffset", None))
+    if end is None:
+        return {}
+    fields: dict[str, Any] = {"end_offsets": end}
+    if latest is not None:
+        fields["lag_by_partition"] = {p: max(0, latest.get(p, o) - o) for p, o in end.items()}
+    return fields
+
+
+def _state(progress: Any) -> dict[str, int]:
+    """Rows and memory held by the stateful operators, summed (the job has one)."""
+    operators = progress.stateOperators or []
+    if not operators:
+        return {}
+    return {
+        "state_rows": sum(int(op.numRowsTotal or 0) for op in operators),
+        "state_memory_bytes": sum(int(op.memoryUsedBytes or 0) for op in operators),
+    }
+
+
+def document(progress: Any, sinks: Sinks, trigger_lag_ms: int | None = None) -> dict[str, Any]:
+    """The health document for one finished batch.
+
+    ``trigger_lag_ms``: how late this batch started against its trigger, when known (the
+    listener knows the previous batch's duration).
+    """
     report = sinks.last if sinks.last and sinks.last.batch_id == progress.batchId else None
     duration = progress.durationMs or {}
     doc: dict[str, Any] = {
@@ -51,7 +99,11 @@ def document(progress: Any, sinks: Sinks) -> dict[str, Any]:
         "processing_rate": round(progress.processedRowsPerSecond or 0.0, 1),
         "batch_duration_ms": int(duration.get("triggerExecution", 0)),
         "lag_records": _lag(progress),
+        **_partitions(progress),
+        **_state(progress),
     }
+    if trigger_lag_ms is not None:
+        doc["trigger_lag_ms"] = trigger_lag_ms
     if report is not None:
         doc["rows"] = dict(report.rows)
         doc["watermark"] = report.watermark
@@ -108,10 +160,17 @@ class HealthListener(StreamingQueryListener):
         sinks: Sinks,
         out: Callable[[str], None],
         progress_log: Path | None = None,
+        trigger_interval_ms: int | None = None,
     ) -> None:
-        """``out`` receives the progress lines; ``progress_log``, when given, a JSON line each."""
+        """``out`` receives the progress lines; ``progress_log``, when given, a JSON line each.
+
+        ``trigger_interval_ms``: the processing-time trigger's interval, for the trigger lag
+        (None with ``availableNow``, which has no interval).
+        """
         self.hot, self.sinks, self.out = hot, sinks, out
         self.progress_log = progress_log
+        self.trigger_interval_ms = trigger_interval_ms
+        self._previous_duration_ms: int | None = None
         self.batches = 0
         self.rows = 0
         self._seen = -1
@@ -134,12 +193,23 @@ class HealthListener(StreamingQueryListener):
             ):
                 self._report(progress)
         finally:
+            self._previous_duration_ms = int((progress.durationMs or {}).get("triggerExecution", 0))
             with self._progressed:
                 self._seen = max(self._seen, progress.batchId)
                 self._progressed.notify_all()
 
+    def _trigger_lag_ms(self) -> int | None:
+        """How late this batch started (None: unknown).
+
+        A batch that overruns the interval delays the next by the overrun: Spark then starts
+        the next one at once.
+        """
+        if self.trigger_interval_ms is None or self._previous_duration_ms is None:
+            return None
+        return max(0, self._previous_duration_ms - self.trigger_interval_ms)
+
     def _report(self, progress: Any) -> None:
-        doc = document(progress, self.sinks)
+        doc = document(progress, self.sinks, self._trigger_lag_ms())
         self.batches += 1
         self.rows += progress.numInputRows
         self.out(line(doc))

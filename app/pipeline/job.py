@@ -85,7 +85,11 @@ def run(settings: Settings, *, once: bool, out: Callable[[str], None] = print) -
         sinks.prepare()
         progress_log = settings.pipeline.progress_log
         listener = HealthListener(
-            ports.hot_store, sinks, out, Path(progress_log) if progress_log else None
+            ports.hot_store,
+            sinks,
+            out,
+            Path(progress_log) if progress_log else None,
+            trigger_interval_ms=None if once else round(settings.pipeline.trigger_seconds * 1000),
         )
         spark.streams.addListener(listener)
         query = _start(spark, settings, ports.bus, sinks, once=once)

@@ -9,9 +9,7 @@ what GET /kpis says about it. The page is saved as docs/img/dashboard.png.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +32,8 @@ from app.dashboard.browser import (
 from app.generate import Options, generate
 from app.pipeline.documents import HEALTH, SESSION_MINUTES
 from tests.conftest import MONGO_URL, require_tcp
-from tests.support.pipeline_run import Run, kill_group
+from tests.support.background import stop, wait_for
+from tests.support.pipeline_run import Run
 from tests.support.serve import free_port
 
 pytestmark = [
@@ -79,29 +78,6 @@ def background(run: Run, tmp_path: Path) -> Iterator[Callable[..., subprocess.Po
     yield start
     for process in reversed(started):
         stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C the group (the job finishes its batch), SIGKILL it if it hangs."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    kill_group(process)
-
-
-def wait_for(what: str, ready: Callable[[], Any], timeout_s: float, log: Path) -> Any:
-    """Poll ``ready()`` until it returns something truthy; fail showing the log's tail."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := ready():
-            return found
-        time.sleep(1.0)
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
-    pytest.fail(f"{what} within {timeout_s:.0f} s; {log.name}:\n{tail}")
 
 
 def answers(url: str) -> bool:

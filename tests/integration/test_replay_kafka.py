@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.ports import Bus
 from adapters.registry import open_bus
 from app.events.rejects import DeadLetter, Reason
 from tests.conftest import KAFKA_BOOTSTRAP
+from tests.support.serve import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -109,3 +114,56 @@ def test_ctrl_c_flushes_and_prints_the_summary(topics: tuple[Bus, Bus]) -> None:
     assert counts["failed"] == 0
     # What the summary says was acknowledged is really on the topic.
     assert len(read_all(events, counts["to events topic"])) == counts["to events topic"]
+
+
+def scrape(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the replay's own server
+        text = answer.read().decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("producer") == "replay"
+    }
+
+
+def test_the_replay_serves_its_counts_for_prometheus(topics: tuple[Bus, Bus]) -> None:
+    events, dead = topics
+    env = {**os.environ, "STREAMKIT_BUS_URL": events.url, "STREAMKIT_DEADLETTER_URL": dead.url}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "replay", str(TEAM11), "--rate", "2000"]
+        + ["--metrics-port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    seen: list[dict[str, float]] = []
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # not listening yet, or just closed
+            seen.append(scrape(url))
+        time.sleep(0.5)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"metrics on {url}" in out
+    # Scraped while it ran (about 9 s at 2,000/s): the counts grow, and stay within the summary.
+    sent = [s["streamkit_producer_sent_total"] for s in seen]
+    assert len(sent) >= 5 and sent == sorted(sent) and 0 < sent[0] < sent[-1] <= 17_434
+    assert all(s["streamkit_producer_failed_total"] == 0 for s in seen)
+    assert all(0 < s["streamkit_producer_rate"] < 4_000 for s in seen[1:])
+    assert seen[-1]["streamkit_producer_delivered_total"] <= sent[-1] + 1
+
+
+def test_a_taken_metrics_port_is_a_clear_error(topics: tuple[Bus, Bus]) -> None:
+    events, dead = topics
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_replay(events, dead, str(TEAM11), "--metrics-port", str(port))
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port} is in use: choose another --metrics-port" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,7 +18,7 @@ from app.pipeline.backoff import Backoff
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES
 from app.settings import Settings
 from tests.support.documents import T0, minute_doc
-from tests.unit.test_alert_webhook import Receiver
+from tests.support.webhook import Receiver
 
 NOW = T0 + timedelta(minutes=10)
 
@@ -27,7 +27,7 @@ NOW = T0 + timedelta(minutes=10)
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    r.server.shutdown()
+    r.close()
 
 
 def stack(plan: FaultPlan | None = None) -> tuple[HotStore, HotStore]:

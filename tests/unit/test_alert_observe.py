@@ -86,6 +86,23 @@ def test_consumer_lag_in_seconds(doc: dict[str, Any], lag_s: float) -> None:
     assert job_figures({"job": "streamkit-pipeline", **doc}, now=T0) == {CONSUMER_LAG: {(): lag_s}}
 
 
+def test_a_stopped_job_falls_behind_as_records_arrive() -> None:
+    # Its last batch was caught up (lag 0), 30 s ago; since then the bus has grown.
+    stopped = {
+        "lag_records": 0,
+        "processing_rate": 2000.0,
+        "last_batch_at": T0 - timedelta(seconds=30),
+        "end_offsets": {"0": 10, "1": 5},
+    }
+    assert job_figures(stopped, now=T0) == {CONSUMER_LAG: {(): 0.0}}  # its own count
+    grown = {0: 12, 1: 5, 2: 3}  # partition 2 is new to it: all 3 records are behind
+    assert job_figures(stopped, now=T0, bus_ends=grown) == {CONSUMER_LAG: {(): 30.0}}
+    assert job_figures(stopped, now=T0, bus_ends={0: 10, 1: 5}) == {CONSUMER_LAG: {(): 0.0}}
+    # Offsets that are not numbers: the job's own count again.
+    odd = stopped | {"end_offsets": {"0": "x"}}
+    assert job_figures(odd, now=T0, bus_ends=grown) == {CONSUMER_LAG: {(): 0.0}}
+
+
 def test_no_health_document_no_lag() -> None:
     assert job_figures(None, now=T0) == {} and job_figures({"lag_records": None}, now=T0) == {}
 

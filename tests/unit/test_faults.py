@@ -219,10 +219,37 @@ def test_an_outage_file_fails_calls_while_it_exists(tmp_path: Path) -> None:
     assert plan.injected == 1
 
 
+def test_a_slow_file_delays_calls_while_it_exists_and_fails_none(tmp_path: Path) -> None:
+    switch = tmp_path / "slow-sink"
+    plan = FaultPlan.from_query(
+        {"fault.slow_file": str(switch), "fault.delay_s": "0.2", "fault.ops": "add_once"}
+    )
+    assert plan is not None
+
+    def timed(op: str) -> float:
+        started = time.monotonic()
+        plan.check(op)
+        return time.monotonic() - started
+
+    assert timed("add_once") < 0.1  # no file: no delay
+    switch.touch()
+    assert timed("add_once") >= 0.2
+    assert timed("upsert_many") < 0.1  # outside the plan's ops
+    switch.unlink()
+    assert timed("add_once") < 0.1
+    assert plan.injected == 0  # slow, never failed
+
+
+def test_a_negative_delay_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="delay_s must be 0 or more"):
+        FaultPlan.from_query({"fault.delay_s": "-1"})
+
+
 def test_from_query_rejects_unknown_parameters_and_lists_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="fail_evry") as info:
         FaultPlan.from_query({"fault.fail_evry": "3"})
-    for known in ("fail_every", "fail_keys", "transient", "ops", "outage_s", "outage_file"):
+    known_ones = ("fail_every", "fail_keys", "transient", "ops", "outage_s", "outage_file")
+    for known in (*known_ones, "delay_s", "slow_file"):
         assert known in str(info.value)
 
 
