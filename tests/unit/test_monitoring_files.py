@@ -75,6 +75,11 @@ def exposed() -> set[str]:
         "lag_records": 3,
         "rows": {"event": 90, "late": 1, "reject": 9, "minute": 2, "session": 4},
         "sink_seconds": 0.4,
+        "end_offsets": {"0": 40, "1": 30, "2": 30},
+        "lag_by_partition": {"0": 3, "1": 0, "2": 0},
+        "trigger_lag_ms": 0,
+        "state_rows": 120,
+        "state_memory_bytes": 65536,
     }
     store.upsert_many(HEALTH, [health], ["job"])
     settings = Settings(hot_store_url="memory://unused", api={"check_bus": False})
