@@ -165,6 +165,19 @@ class OffsetsBus(Bus, Protocol):
         ...
 
 
+@runtime_checkable
+class PublishTimesBus(OffsetsBus, Protocol):
+    """A bus that can say when the record at an offset was published (Kafka)."""
+
+    def publish_times(self, offsets: Mapping[int, int], timeout_s: float = 5.0) -> dict[int, int]:
+        """Per partition, the publish time (epoch ms) of the record at the given offset.
+
+        A partition whose offset is at its end (no such record yet) is left out; an offset
+        already deleted by retention gives the oldest record still kept.
+        """
+        ...
+
+
 # ----------------------------------------------------------------------- hot store
 
 Document = dict[str, Any]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -295,6 +296,47 @@ class KafkaBus:
             return {tp.partition: int(f.result().offset) for tp, f in futures.items()}
         except ck.KafkaException as e:
             raise _error(e.args[0], f"reading the end offsets of {self.topic!r}") from e
+
+    def publish_times(self, offsets: Mapping[int, int], timeout_s: float = 5.0) -> dict[int, int]:
+        """Per partition, the publish time (epoch ms) of the record at the given offset.
+
+        How old the oldest record a reader has not processed is: the alerts' consumer lag in
+        seconds. A throwaway consumer is assigned the offsets (no group is joined, nothing is
+        committed) and reads one record per partition; partitions at their end are left out.
+        """
+        if not offsets:
+            return {}
+        consumer = ck.Consumer(
+            {
+                **self._config,
+                "group.id": f"streamkit-peek-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                # An offset retention already deleted: the oldest record still kept.
+                "auto.offset.reset": "earliest",
+            }
+        )
+        times: dict[int, int] = {}
+        waiting = set(offsets)
+        deadline = time.monotonic() + timeout_s
+        try:
+            consumer.assign([ck.TopicPartition(self.topic, p, o) for p, o in offsets.items()])
+            while waiting and (left := deadline - time.monotonic()) > 0:
+                message = consumer.poll(min(0.5, left))
+                if message is None:
+                    continue
+                partition = message.partition() or 0
+                if (err := message.error()) is not None:
+                    if err.code() != ck.KafkaError._PARTITION_EOF:  # noqa: SLF001 - librdkafka's name
+                        raise _error(err, f"reading publish times of {self.topic!r}")
+                elif partition in waiting:
+                    times[partition] = int(message.timestamp()[1])
+                waiting.discard(partition)
+        except ck.KafkaException as e:
+            raise _error(e.args[0], f"reading publish times of {self.topic!r}") from e
+        finally:
+            consumer.close()
+        return times
 
     def ping(self, timeout_s: float = 5.0) -> float:
         """Seconds taken by a metadata request to the cluster."""

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.errors import StreamkitError
-from adapters.ports import Bus, HotStore, OffsetsBus
+from adapters.ports import Bus, HotStore, OffsetsBus, PublishTimesBus
 from app.alerts.engine import Observations
-from app.alerts.observe import dependency_figures, job_figures, kpi_figures, merge
+from app.alerts.observe import dependency_figures, job_figures, job_offsets, kpi_figures, merge
 from app.api.health import check_health
 from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.settings import Settings
@@ -38,9 +38,10 @@ def figures_with(
     health: Mapping[str, Any] | None,
 ) -> Observations:
     """The figures, given the job's health document already read (``/metrics`` reads it once)."""
+    ends, oldest_ms = _bus_position(bus, health)
     return merge(
         _kpis(settings, hot, now),
-        job_figures(health, now, _bus_ends(bus)),
+        job_figures(health, now, ends, oldest_ms),
         _dependencies(settings, hot, bus),
     )
 
@@ -70,16 +71,28 @@ def _kpis(settings: Settings, hot: HotStore, now: datetime) -> Observations:
     return kpi_figures(minutes, now, z_window=window, z_threshold=dashboard.z_threshold)
 
 
-def _bus_ends(bus: Callable[[], Bus]) -> dict[int, int] | None:
-    """Where each partition of the events topic ends now; None when the bus cannot say."""
+def _bus_position(
+    bus: Callable[[], Bus], health: Mapping[str, Any] | None
+) -> tuple[dict[int, int] | None, int | None]:
+    """Where the events topic ends now, and when its oldest unread record was published.
+
+    The publish time is epoch ms, of the oldest record the job has not read; each is None
+    when the bus cannot say.
+    """
     try:
         events = bus()
         if not isinstance(events, OffsetsBus):
-            return None
-        return events.end_offsets(timeout_s=5.0)
+            return None, None
+        ends = events.end_offsets(timeout_s=5.0)
+        done = job_offsets(health)
+        if done is None or not isinstance(events, PublishTimesBus):
+            return ends, None
+        waiting = {p: done.get(p, 0) for p, end in ends.items() if end > done.get(p, 0)}
+        times = events.publish_times(waiting, timeout_s=5.0) if waiting else {}
+        return ends, min(times.values()) if times else None
     except StreamkitError as e:
-        log.warning("could not read the bus's end offsets: %s", e)
-        return None
+        log.warning("could not read the bus's offsets: %s", e)
+        return None, None
 
 
 def _dependencies(settings: Settings, hot: HotStore, bus: Callable[[], Bus]) -> Observations:

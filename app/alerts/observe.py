@@ -9,9 +9,8 @@ Prometheus and the loop the same numbers (docs/monitoring.md):
 * ``streamkit_kpi_deadletter_share``: dead letters over all records of the newest minute;
 * ``streamkit_pipeline_newest_minute_age_seconds``: wall-clock time since the newest minute
   was last written: no new data in that long;
-* ``streamkit_pipeline_consumer_lag_seconds``: while the job is behind (the bus's end
-  offsets now against the job's, or the job's own count), how long it has been: the longer
-  of the time since it last wrote and the backlog at its processing rate;
+* ``streamkit_pipeline_consumer_lag_seconds``: while records wait (the bus's end offsets
+  now against the job's, or the job's own count), how old the oldest waiting record is;
 * ``streamkit_dependency_up``: 1 or 0 per dependency ``/health`` checks.
 
 A figure that cannot be computed (no minute yet, too short a history) is left out, so its
@@ -21,7 +20,7 @@ rule neither fires nor stays firing on stale numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.alerts.engine import Labels, Observations
@@ -73,12 +72,16 @@ def job_figures(
     health: Mapping[str, Any] | None,
     now: datetime,
     bus_ends: Mapping[int, int] | None = None,
+    oldest_waiting_ms: int | None = None,
 ) -> Observations:
     """Consumer lag in seconds from the job's health document (none before it reports).
 
-    With the bus's end offsets now (Kafka) and the job's per-partition end offsets, the
-    backlog is counted now, so a job that stopped while records keep arriving is seen
-    falling behind; otherwise it is the job's own last count.
+    Records wait when the bus's end offsets now are past the job's (or, when the bus cannot
+    say, by the job's own count). The lag is then how old the oldest waiting record is:
+    ``oldest_waiting_ms``, its publish time, when the bus can say (Kafka); else the time since
+    the job was last caught up (the start of its last batch that read everything, or its
+    last idle report), which bounds that age from above; else, from a job that wrote
+    neither, the time since it last wrote. It grows while the job is stopped.
     """
     if not health:
         return {}
@@ -88,22 +91,31 @@ def job_figures(
         return {}
     if lag <= 0:
         return {CONSUMER_LAG: {(): 0.0}}
-    rate = health.get("processing_rate")
-    backlog_s = lag / rate if isinstance(rate, int | float) and rate > 0 else 0.0
-    stalled_s = max(0.0, (now - last).total_seconds())
-    return {CONSUMER_LAG: {(): max(backlog_s, stalled_s)}}
+    if oldest_waiting_ms is not None:
+        since = datetime.fromtimestamp(oldest_waiting_ms / 1000, UTC)
+    elif isinstance(caught_up := health.get("caught_up_at"), datetime):
+        since = caught_up if caught_up.tzinfo else caught_up.replace(tzinfo=UTC)
+    else:
+        since = last
+    return {CONSUMER_LAG: {(): max(0.0, (now - since).total_seconds())}}
+
+
+def job_offsets(health: Mapping[str, Any] | None) -> dict[int, int] | None:
+    """The offset each partition's next unread record has, from the job's health document."""
+    ends = (health or {}).get("end_offsets")
+    if not isinstance(ends, Mapping) or not ends:
+        return None
+    try:
+        return {int(p): int(o) for p, o in ends.items()}
+    except (TypeError, ValueError):
+        return None
 
 
 def _backlog(health: Mapping[str, Any], bus_ends: Mapping[int, int] | None) -> int | None:
     """Records behind the end of the bus: counted now when both offsets are known."""
-    job_ends = health.get("end_offsets")
-    if bus_ends and isinstance(job_ends, Mapping) and job_ends:
-        try:
-            done = {int(p): int(o) for p, o in job_ends.items()}
-        except (TypeError, ValueError):
-            done = None
-        if done is not None:
-            return sum(max(0, end - done.get(p, 0)) for p, end in bus_ends.items())
+    done = job_offsets(health)
+    if bus_ends and done is not None:
+        return sum(max(0, end - done.get(p, 0)) for p, end in bus_ends.items())
     lag = health.get("lag_records")
     return lag if isinstance(lag, int) and not isinstance(lag, bool) else None
 

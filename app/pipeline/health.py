@@ -71,6 +71,14 @@ def _partitions(progress: Any) -> dict[str, Any]:
     return fields
 
 
+def _trigger_time(progress: Any) -> datetime | None:
+    """When the batch's trigger fired (Spark's ISO ``timestamp``, UTC)."""
+    try:
+        return datetime.fromisoformat(str(progress.timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _state(progress: Any) -> dict[str, int]:
     """Rows and memory held by the stateful operators, summed (the job has one)."""
     operators = progress.stateOperators or []
@@ -104,6 +112,10 @@ def document(progress: Any, sinks: Sinks, trigger_lag_ms: int | None = None) -> 
     }
     if trigger_lag_ms is not None:
         doc["trigger_lag_ms"] = trigger_lag_ms
+    if doc["lag_records"] == 0 and (started := _trigger_time(progress)) is not None:
+        # The batch read everything on the bus when it started: the job was caught up then.
+        # Left out otherwise, so the stored value (an upsert merges) keeps the last such time.
+        doc["caught_up_at"] = started
     if report is not None:
         doc["rows"] = dict(report.rows)
         doc["watermark"] = report.watermark
@@ -171,6 +183,8 @@ class HealthListener(StreamingQueryListener):
         self.progress_log = progress_log
         self.trigger_interval_ms = trigger_interval_ms
         self._previous_duration_ms: int | None = None
+        #: A report the hot store did not take, merged into the next write.
+        self._unwritten: dict[str, Any] = {}
         self.batches = 0
         self.rows = 0
         self._seen = -1
@@ -219,10 +233,23 @@ class HealthListener(StreamingQueryListener):
                     log_file.write(json.dumps(record(progress, doc, self.sinks)) + "\n")
             except OSError as e:  # a diagnostic: never worth stopping the job for
                 log.warning("could not append to the progress log %s: %s", self.progress_log, e)
+        self._write(doc)
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        """Upsert the health document; one that could not be written goes with the next write.
+
+        Health is best effort (the batch is already committed), but a lost batch report would
+        leave stale offsets behind an outage of the hot store: the job would look behind
+        until its next batch, so the next write (an idle report too) carries it.
+        """
+        merged = {**self._unwritten, **doc} if self._unwritten else doc
         try:
-            self.hot.upsert_many(HEALTH, [doc], ["job"])
-        except StreamkitError as e:  # health is best effort: the batch is already committed
+            self.hot.upsert_many(HEALTH, [merged], ["job"])
+        except StreamkitError as e:
             log.warning("could not write the health document: %s", e)
+            self._unwritten = merged
+        else:
+            self._unwritten = {}
 
     def onQueryIdle(self, event: Any) -> None:  # noqa: N802 - Spark's name
         """A trigger found nothing new: everything published so far is processed.
@@ -231,10 +258,9 @@ class HealthListener(StreamingQueryListener):
         (10 s); ``idle_at`` tells waiters (the demo, the API's freshness
         check) that the job is caught up, not stalled.
         """
-        try:
-            self.hot.upsert_many(HEALTH, [{"job": JOB, "idle_at": datetime.now(UTC)}], ["job"])
-        except StreamkitError as e:
-            log.warning("could not write the health document: %s", e)
+        now = datetime.now(UTC)
+        # Idle: everything published so far is processed, so the job is caught up too.
+        self._write({"job": JOB, "idle_at": now, "caught_up_at": now})
 
     def onQueryTerminated(self, event: Any) -> None:  # noqa: N802 - Spark's name
         """The job reports its own end."""

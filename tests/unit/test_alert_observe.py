@@ -69,9 +69,18 @@ def test_no_minutes_no_figures() -> None:
     ("doc", "lag_s"),
     [
         ({"lag_records": 0, "processing_rate": 2000.0, "last_batch_at": T0}, 0.0),
-        # Keeping up, a backlog of 30 s at its rate.
-        ({"lag_records": 60_000, "processing_rate": 2000.0, "last_batch_at": T0}, 30.0),
-        # Stopped 90 s ago with records waiting: the stall is the lag.
+        # Writing batches but behind since 30 s: the oldest waiting record is up to 30 s old.
+        (
+            {
+                "lag_records": 60_000,
+                "processing_rate": 2000.0,
+                "last_batch_at": T0,
+                "caught_up_at": T0 - timedelta(seconds=30),
+            },
+            30.0,
+        ),
+        # Stopped 90 s ago with records waiting, from a job that wrote no catch-up time: the
+        # stall is the lag.
         (
             {
                 "lag_records": 10,
@@ -98,6 +107,13 @@ def test_a_stopped_job_falls_behind_as_records_arrive() -> None:
     grown = {0: 12, 1: 5, 2: 3}  # partition 2 is new to it: all 3 records are behind
     assert job_figures(stopped, now=T0, bus_ends=grown) == {CONSUMER_LAG: {(): 30.0}}
     assert job_figures(stopped, now=T0, bus_ends={0: 10, 1: 5}) == {CONSUMER_LAG: {(): 0.0}}
+    # Caught up at the start of its last batch, 45 s ago: the oldest waiting record's bound.
+    started = stopped | {"caught_up_at": T0 - timedelta(seconds=45)}
+    assert job_figures(started, now=T0, bus_ends=grown) == {CONSUMER_LAG: {(): 45.0}}
+    # The bus can say when the oldest waiting record was published, 12 s ago: that is the lag.
+    oldest = int((T0 - timedelta(seconds=12)).timestamp() * 1000)
+    exact = job_figures(started, now=T0, bus_ends=grown, oldest_waiting_ms=oldest)
+    assert exact == {CONSUMER_LAG: {(): 12.0}}
     # Offsets that are not numbers: the job's own count again.
     odd = stopped | {"end_offsets": {"0": "x"}}
     assert job_figures(odd, now=T0, bus_ends=grown) == {CONSUMER_LAG: {(): 0.0}}

@@ -9,11 +9,13 @@ reads the document a real job wrote.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pyspark.sql.streaming.listener import StreamingQueryProgress
 
+from adapters.faults import FaultPlan, inject
 from adapters.registry import open_hot_store
 from app.pipeline.documents import HEALTH
 from app.pipeline.health import HealthListener, document, kafka_offsets
@@ -77,6 +79,18 @@ def test_per_partition_offsets_and_lag(sinks: Sinks) -> None:
     assert doc["lag_records"] == 30  # Spark's worst partition, as before
     assert (doc["state_rows"], doc["state_memory_bytes"]) == (1200, 524288)
     assert "trigger_lag_ms" not in doc  # not known from one progress alone
+    assert "caught_up_at" not in doc  # 30 records were left behind: not caught up
+
+
+def test_a_batch_that_read_everything_marks_when_the_job_was_caught_up(sinks: Sinks) -> None:
+    sinks.last = None
+    done = progress(
+        latestOffset={"events_raw": {"0": 100, "1": 85, "2": 70}},
+        metrics={"maxOffsetsBehindLatest": "0"},
+    )
+    doc = document(done, sinks)
+    assert doc["lag_by_partition"] == {"0": 0, "1": 0, "2": 0}
+    assert doc["caught_up_at"] == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # its trigger time
 
 
 def test_sources_other_than_kafka_have_no_partitions(sinks: Sinks) -> None:
@@ -107,3 +121,21 @@ def test_a_batch_that_overran_its_trigger_delays_the_next(sinks: Sinks) -> None:
             assert hot.latest(HEALTH, "job")["trigger_lag_ms"] == 2500  # batch 1 overran by 2.5 s
     assert hot.latest(HEALTH, "job")["trigger_lag_ms"] == 0
     assert hot.latest(HEALTH, "job")["lag_by_partition"] == {"0": 30, "1": 0, "2": 5}
+
+
+def test_a_report_the_store_refused_goes_with_the_next_idle_report(sinks: Sinks) -> None:
+    sinks.last = None
+    plan = FaultPlan(ops=frozenset({"upsert_many"}))
+    hot = inject(open_hot_store(f"memory://health-{uuid.uuid4().hex[:8]}"), plan)
+    listener = HealthListener(hot, sinks, lambda _: None)
+    event = type("Event", (), {})
+    plan.outage(60)
+    event.progress = progress(4)  # type: ignore[attr-defined]
+    listener.onQueryProgress(event)  # the store is down: the report is kept
+    plan.recover()
+    assert hot.latest(HEALTH, "job") is None
+    listener.onQueryIdle(event)
+    doc = hot.latest(HEALTH, "job")
+    assert doc is not None
+    assert (doc["batch_id"], doc["end_offsets"]) == (4, {"0": 100, "1": 85, "2": 70})
+    assert doc["idle_at"] == doc["caught_up_at"]
