@@ -18,7 +18,7 @@ def chaos(
         typer.Option(
             "--quick",
             help="The CI subset: smaller traffic; one job kill, one broker kill, the hot store "
-            "down 30 s, the floods; some minutes.",
+            "down 30 s, the floods, a changed query; about 10 minutes.",
         ),
     ] = False,
     only: Annotated[
@@ -26,7 +26,7 @@ def chaos(
         typer.Option(
             "--only",
             help="Run only this scenario (job-kills, broker-kill, hot-store-down, archive-down, "
-            "floods); repeatable.",
+            "floods, changed-query); repeatable.",
         ),
     ] = None,
     kills: Annotated[

@@ -42,12 +42,11 @@ from app.alerts.rules import DEFAULT_RULES
 from app.api.main import create_app
 from app.localstack import processes
 from app.localstack.stack import LocalStack
-from app.pipeline.documents import HEALTH, KPI_MINUTES, SESSION_MINUTES, last_written
+from app.pipeline.documents import HEALTH, KPI_MINUTES, last_written
 from app.producers.sender import EventSender
 from app.settings import Settings
-from tests.conftest import MONGO_URL, require_tcp
 from tests.support.background import stop, wait_for
-from tests.support.pipeline_run import Run
+from tests.support.pipeline_run import Run, isolated
 from tests.support.serve import serving
 from tests.support.webhook import Receiver
 
@@ -201,18 +200,8 @@ class Watch:
 
 @pytest.fixture
 def run(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Run]:
-    require_tcp(MONGO_URL, "the MongoDB-wire server")
-    setup = Run.fresh(*topics, tmp_path)
-    try:
+    with isolated(topics, tmp_path) as setup:
         yield setup
-    finally:
-        setup.drop()
-        store = open_hot_store(setup.hot_url)
-        try:
-            for collection in (SESSION_MINUTES, "alert_state", "alert_events"):
-                store.drop(collection)
-        finally:
-            store.close()
 
 
 def latest_health(run: Run) -> dict[str, Any] | None:

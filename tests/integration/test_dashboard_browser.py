@@ -30,10 +30,9 @@ from app.dashboard.browser import (
     wait_for_metrics,
 )
 from app.generate import Options, generate
-from app.pipeline.documents import HEALTH, SESSION_MINUTES
-from tests.conftest import MONGO_URL, require_tcp
+from app.pipeline.documents import HEALTH
 from tests.support.background import stop, wait_for
-from tests.support.pipeline_run import Run
+from tests.support.pipeline_run import Run, isolated
 from tests.support.serve import free_port
 
 pytestmark = [
@@ -52,17 +51,8 @@ LABELS = ("Events/s", "Sessions", "Revenue", "AOV", "Conversion", "P95 latency",
 
 @pytest.fixture
 def run(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Run]:
-    require_tcp(MONGO_URL, "the MongoDB-wire server")
-    setup = Run.fresh(*topics, tmp_path)
-    try:
+    with isolated(topics, tmp_path) as setup:
         yield setup
-    finally:
-        setup.drop()
-        store = open_hot_store(setup.hot_url)
-        try:
-            store.drop(SESSION_MINUTES)  # not among Run.drop's collections
-        finally:
-            store.close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from app.bench.backlog import behind, committed_offsets
 from app.cli.replay import summary_count
 from app.generate import Options, generate
 from tests.support.oracle_checks import check_against_oracle
-from tests.support.pipeline_run import Run, batches_of, in_batch_order, read_all
+from tests.support.pipeline_run import Run, batches_of, in_batch_order, isolated, read_all
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -30,11 +30,8 @@ REES46 = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 @pytest.fixture
 def run(topics: tuple[Bus, Bus], tmp_path: Path) -> Iterator[Run]:
-    setup = Run.fresh(*topics, tmp_path)
-    try:
+    with isolated(topics, tmp_path) as setup:
         yield setup
-    finally:
-        setup.drop()
 
 
 @pytest.fixture

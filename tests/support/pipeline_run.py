@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from app.chaos.readback import KEEP_BATCHES, in_batch_order
 from app.chaos.readback import batch_ends as batches_of
 from app.chaos.readback import read_topic as read_all
 from app.chaos.supervisor import kill_group
-from tests.conftest import MONGO_URL
+from tests.conftest import MONGO_URL, require_tcp
 
 __all__ = ["Run", "batches_of", "in_batch_order", "kill_group", "read_all"]
 
@@ -104,10 +106,32 @@ class Run:
         return open_archive((self.root / "archive").as_uri()).read(dataset).to_pandas()
 
     def drop(self) -> None:
-        """Remove the set-up's hot-store collections."""
+        """Remove the set-up's hot-store collections (the job's, the alert loop's)."""
         store = open_hot_store(self.hot_url)
         try:
-            for collection in ("kpi_minutes", "sessions", "pipeline_health"):
+            for collection in _COLLECTIONS:
                 store.drop(collection)
         finally:
             store.close()
+
+
+#: Every collection a set-up's commands write: the job's and the alert loop's.
+_COLLECTIONS = (
+    "kpi_minutes",
+    "sessions",
+    "session_minutes",
+    "pipeline_health",
+    "alert_state",
+    "alert_events",
+)
+
+
+@contextmanager
+def isolated(topics: tuple[Bus, Bus], root: Path) -> Iterator[Run]:
+    """A fresh set-up on ``topics`` under ``root``, its collections dropped afterwards."""
+    require_tcp(MONGO_URL, "the MongoDB-wire server")
+    setup = Run.fresh(*topics, root)
+    try:
+        yield setup
+    finally:
+        setup.drop()
