@@ -6,7 +6,8 @@ Prometheus and the loop the same numbers (docs/monitoring.md):
 * ``streamkit_pipeline_latency_p95_seconds``: the newest minute's P95 end-to-end latency;
 * ``streamkit_kpi_conversion_zscore_abs``: ``|z|`` of the newest minute's conversion rate
   against the trailing window, by the dashboard's rule (:mod:`app.analytics.anomaly`);
-* ``streamkit_kpi_deadletter_share``: dead letters over all records of the newest minute;
+* ``streamkit_kpi_deadletter_share``: dead letters over all records of the newest minute
+  (and ``streamkit_kpi_deadlettered``, ``streamkit_kpi_late_dropped``: its counts);
 * ``streamkit_pipeline_newest_minute_age_seconds``: wall-clock time since the newest minute
   was last written: no new data in that long;
 * ``streamkit_pipeline_consumer_lag_seconds``: while records wait (the bus's end offsets
@@ -30,6 +31,9 @@ from app.pipeline.documents import last_written, latency_view, ratio
 LATENCY_P95 = "streamkit_pipeline_latency_p95_seconds"
 CONVERSION_Z = "streamkit_kpi_conversion_zscore_abs"
 DEADLETTER_SHARE = "streamkit_kpi_deadletter_share"
+#: Not compared by a rule: the newest minute's counts, for dashboards.
+DEADLETTERED = "streamkit_kpi_deadlettered"
+LATE_DROPPED = "streamkit_kpi_late_dropped"
 NEWEST_MINUTE_AGE = "streamkit_pipeline_newest_minute_age_seconds"
 CONSUMER_LAG = "streamkit_pipeline_consumer_lag_seconds"
 DEPENDENCY_UP = "streamkit_dependency_up"
@@ -54,6 +58,8 @@ def kpi_figures(
     records = newest["events"] + newest["late_dropped"] + newest["deadlettered"]
     if records:
         figures[DEADLETTER_SHARE] = {(): newest["deadlettered"] / records}
+    figures[DEADLETTERED] = {(): float(newest["deadlettered"])}
+    figures[LATE_DROPPED] = {(): float(newest["late_dropped"])}
     written = newest.get("written_at")
     if isinstance(written, datetime):
         figures[NEWEST_MINUTE_AGE] = {(): max(0.0, (now - written).total_seconds())}

@@ -144,8 +144,10 @@ _FIGURE_HELP = {
     "streamkit_pipeline_latency_p95_seconds": "P95 end-to-end latency of the newest minute.",
     "streamkit_kpi_conversion_zscore_abs": "|z| of the newest minute's conversion rate.",
     "streamkit_kpi_deadletter_share": "Dead letters over all records of the newest minute.",
+    "streamkit_kpi_deadlettered": "Records dead-lettered in the newest minute.",
+    "streamkit_kpi_late_dropped": "Events dropped as late (behind the watermark), newest minute.",
     "streamkit_pipeline_newest_minute_age_seconds": "Seconds since the newest minute was written.",
-    "streamkit_pipeline_consumer_lag_seconds": "How long the job has been behind the bus.",
+    "streamkit_pipeline_consumer_lag_seconds": "Age of the oldest record the job has not read.",
     "streamkit_dependency_up": "1 when the dependency answers /health's check, 0 if not.",
 }
 

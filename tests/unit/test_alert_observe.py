@@ -11,7 +11,9 @@ from app.alerts.observe import (
     CONSUMER_LAG,
     CONVERSION_Z,
     DEADLETTER_SHARE,
+    DEADLETTERED,
     DEPENDENCY_UP,
+    LATE_DROPPED,
     LATENCY_P95,
     NEWEST_MINUTE_AGE,
     dependency_figures,
@@ -47,6 +49,7 @@ def test_the_newest_minute_gives_latency_share_and_age() -> None:
     docs = minutes(3, deadlettered=30, events=200, late_dropped=10, latency={"b40": 3})
     figures = kpi_figures(docs, now=T0 + timedelta(minutes=5))
     assert figures[DEADLETTER_SHARE] == {(): 30 / 240}
+    assert (figures[DEADLETTERED], figures[LATE_DROPPED]) == ({(): 30.0}, {(): 10.0})
     assert figures[NEWEST_MINUTE_AGE] == {(): 300.0}  # written at T0
     assert 0 < figures[LATENCY_P95][()] < 60
     assert CONVERSION_Z not in figures  # 2 minutes of history: too short to score
