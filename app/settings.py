@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters import secrets
+from adapters.errors import ConfigurationError
 
 #: The project checkout: the parent of the ``app`` package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +98,9 @@ class ApiSettings(BaseModel):
     # Comma-separated API keys; empty means no auth. Required in X-API-Key on
     # everything but /health when set. A secret: never logged or shown.
     keys: SecretStr = SecretStr("")
+    # With STREAMKIT_ENV=production the API refuses to start without keys, unless this says
+    # an open API is meant (a public read-only deployment): no deployment is open by accident.
+    allow_open: bool = False
     # Requests per key (per client address without keys), in the ``limits``
     # notation: "1200/minute", "50/second"; empty disables the limit.
     rate_limit: str = "1200/minute"
@@ -127,6 +131,16 @@ class ApiSettings(BaseModel):
     def key_list(self) -> list[str]:
         """The configured API keys (empty: auth is off)."""
         return [k.strip() for k in self.keys.get_secret_value().split(",") if k.strip()]
+
+    def refuse_open(self, env: str) -> None:
+        """``ConfigurationError`` naming the fix when production would serve without keys."""
+        if env == "production" and not self.key_list() and not self.allow_open:
+            msg = (
+                "STREAMKIT_ENV=production and no STREAMKIT_API__KEYS: the API would be open to "
+                "anyone; set the keys, or STREAMKIT_API__ALLOW_OPEN=true to serve it open on "
+                "purpose"
+            )
+            raise ConfigurationError(msg)
 
     def origin_list(self) -> list[str]:
         """The CORS origins (empty: CORS is off)."""

@@ -45,6 +45,7 @@ def create_app(
 ) -> FastAPI:
     """The API, reading ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
+    settings.api.refuse_open(settings.env)
     deps = Dependencies(settings, hot_store, bus)
     metrics = ApiMetrics(
         deps.hot_store,

@@ -39,6 +39,7 @@ def api(
     if access_log:
         logging.getLogger("app.api.access").setLevel(logging.INFO)
     settings = load_settings()
+    settings.api.refuse_open(settings.env)  # before uvicorn: one error, not one per worker
     # The app opens the store on the first request: check its URL now, not in every response.
     hot_store(settings).close()
     keys = len(settings.api.key_list())

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.errors import ConfigurationError
 from adapters.faults import FaultPlan, inject
 from adapters.ports import HotStore
 from adapters.registry import open_hot_store
@@ -336,3 +337,18 @@ def test_the_openapi_document_lists_every_endpoint_and_the_key_header(store: Hot
         params = {p["name"] for p in spec["paths"]["/kpis"]["get"]["parameters"]}
         assert params == {"minutes_back", "start", "end", "anchor"}
         assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+
+
+def test_production_refuses_to_serve_without_keys() -> None:
+    def app(**api: object) -> object:
+        return create_app(
+            Settings(env="production", hot_store_url="memory://open", api=api),
+            hot_store=open_hot_store("memory://open"),
+        )
+
+    with pytest.raises(ConfigurationError, match="no STREAMKIT_API__KEYS.*ALLOW_OPEN=true"):
+        app()
+    app(keys="k1")  # keys: served
+    app(allow_open=True)  # open on purpose: served
+    # Outside production an open API is the local default.
+    create_app(Settings(hot_store_url="memory://open"), hot_store=open_hot_store("memory://open"))

@@ -211,6 +211,11 @@ CASES: dict[str, Case] = {
     "kpis/unknown-environment": Case(
         ["kpis"], ("STREAMKIT_ENV", "'development'"), env={"STREAMKIT_ENV": "staging"}
     ),
+    "api/production-without-keys": Case(
+        ["api", "--port", "1"],
+        ("no STREAMKIT_API__KEYS", "STREAMKIT_API__ALLOW_OPEN=true"),
+        env={"STREAMKIT_ENV": "production"},
+    ),
 }
 
 
