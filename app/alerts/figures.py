@@ -15,7 +15,13 @@ from typing import Any
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore, OffsetsBus, PublishTimesBus
 from app.alerts.engine import Observations
-from app.alerts.observe import dependency_figures, job_figures, job_offsets, kpi_figures, merge
+from app.alerts.observe import (
+    dependency_figures,
+    job_figures,
+    kpi_figures,
+    merge,
+    waiting_offsets,
+)
 from app.api.health import check_health
 from app.pipeline.documents import HEALTH, KPI_MINUTES
 from app.settings import Settings
@@ -84,11 +90,10 @@ def _bus_position(
         if not isinstance(events, OffsetsBus):
             return None, None
         ends = events.end_offsets(timeout_s=5.0)
-        done = job_offsets(health)
-        if done is None or not isinstance(events, PublishTimesBus):
+        waiting = waiting_offsets(health, ends)
+        if not waiting or not isinstance(events, PublishTimesBus):
             return ends, None
-        waiting = {p: done.get(p, 0) for p, end in ends.items() if end > done.get(p, 0)}
-        times = events.publish_times(waiting, timeout_s=5.0) if waiting else {}
+        times = events.publish_times(waiting, timeout_s=5.0)
         return ends, min(times.values()) if times else None
     except StreamkitError as e:
         log.warning("could not read the bus's offsets: %s", e)

@@ -117,11 +117,24 @@ def job_offsets(health: Mapping[str, Any] | None) -> dict[int, int] | None:
         return None
 
 
+def waiting_offsets(
+    health: Mapping[str, Any] | None, bus_ends: Mapping[int, int] | None
+) -> dict[int, int] | None:
+    """Per partition with records the job has not read, the offset of the oldest of them.
+
+    None when either side's offsets are unknown (a bus that cannot say, an older job).
+    """
+    done = job_offsets(health)
+    if not bus_ends or done is None:
+        return None
+    return {p: done.get(p, 0) for p, end in bus_ends.items() if end > done.get(p, 0)}
+
+
 def _backlog(health: Mapping[str, Any], bus_ends: Mapping[int, int] | None) -> int | None:
     """Records behind the end of the bus: counted now when both offsets are known."""
-    done = job_offsets(health)
-    if bus_ends and done is not None:
-        return sum(max(0, end - done.get(p, 0)) for p, end in bus_ends.items())
+    waiting = waiting_offsets(health, bus_ends)
+    if waiting is not None and bus_ends:
+        return sum(bus_ends[p] - offset for p, offset in waiting.items())
     lag = health.get("lag_records")
     return lag if isinstance(lag, int) and not isinstance(lag, bool) else None
 

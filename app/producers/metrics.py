@@ -4,7 +4,7 @@ The counts are the ones the progress line prints (:class:`~app.producers.sender.
 read at scrape time by a custom collector, so nothing is counted twice and the send loop
 pays nothing per record. The server is prometheus_client's own, on a daemon thread; it is
 imported only when asked for, so a producer without ``--metrics-port`` needs no
-``prometheus-client`` (the ``metrics`` extra).
+``prometheus-client`` (it comes with the ``api`` extra).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def serve(stats: Callable[[], SendStats], producer: str, port: int, host: str) -
     except ImportError as e:
         msg = (
             "--metrics-port needs prometheus-client: "
-            "pip install 'streamkit[metrics]' (or run without --metrics-port)"
+            "pip install 'streamkit[api]' (or run without --metrics-port)"
         )
         raise ConfigurationError(msg) from e
     registry = CollectorRegistry()

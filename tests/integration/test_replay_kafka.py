@@ -9,18 +9,17 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.ports import Bus
 from adapters.registry import open_bus
 from app.events.rejects import DeadLetter, Reason
 from tests.conftest import KAFKA_BOOTSTRAP
+from tests.support.prometheus import producer_samples
 from tests.support.serve import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -116,17 +115,6 @@ def test_ctrl_c_flushes_and_prints_the_summary(topics: tuple[Bus, Bus]) -> None:
     assert len(read_all(events, counts["to events topic"])) == counts["to events topic"]
 
 
-def scrape(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the replay's own server
-        text = answer.read().decode()
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.labels.get("producer") == "replay"
-    }
-
-
 def test_the_replay_serves_its_counts_for_prometheus(topics: tuple[Bus, Bus]) -> None:
     events, dead = topics
     env = {**os.environ, "STREAMKIT_BUS_URL": events.url, "STREAMKIT_DEADLETTER_URL": dead.url}
@@ -144,7 +132,7 @@ def test_the_replay_serves_its_counts_for_prometheus(topics: tuple[Bus, Bus]) ->
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         with contextlib.suppress(OSError):  # not listening yet, or just closed
-            seen.append(scrape(url))
+            seen.append(producer_samples(url, "replay"))
         time.sleep(0.5)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
