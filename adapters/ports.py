@@ -195,8 +195,8 @@ class UpsertResult:
 class HotStore(Protocol):
     """A document store for recent, query-ready data (minute KPIs, sessions, health).
 
-    Guarantees: ``upsert_many`` is idempotent per key (the same documents
-    written twice leave the same state, never a second copy); ``add_once``
+    Guarantees: ``upsert_many`` and ``insert_new`` are idempotent per key (the
+    same documents written twice leave the same state, never a second copy); ``add_once``
     applies at most once per stamp; reads see every acknowledged write.
     Implementations use only operations that MongoDB, DocumentDB, Atlas and
     FerretDB all support.
@@ -230,6 +230,17 @@ class HotStore(Protocol):
 
         Fields present in a document replace the stored ones; fields absent are
         left alone. One bulk request per call where the store allows it.
+        """
+        ...
+
+    def insert_new(
+        self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
+    ) -> int:
+        """Insert the documents whose ``key`` is not stored yet; returns how many.
+
+        For records that never change once written (closed sessions): a batch run
+        again writes the same ones, which are kept as stored. Stores the key like
+        :meth:`upsert_many`, so both may write one collection.
         """
         ...
 

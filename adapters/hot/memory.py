@@ -4,8 +4,8 @@
 so a producer and a reader in one process see each other. Semantics follow
 the Mongo binding on MongoDB, so code tested here behaves the same there:
 
-* ``$set`` upserts matched on the key fields; unique indexes enforced, a
-  missing field counting as null (as MongoDB does);
+* ``$set`` upserts matched on the key fields, and inserts of new keys only;
+  unique indexes enforced, a missing field counting as null (as MongoDB does);
 * ``add_once`` as a guarded ``$inc``: dotted paths create nested documents,
   a counter that is not a number (or a parent that is not a document) is
   refused, and nothing changes unless the whole update applies;
@@ -166,6 +166,30 @@ class MemoryHotStore:
         if clashes:
             raise TerminalError(clash_message(collection, clashes))
         return result
+
+    def insert_new(
+        self, collection: str, documents: Iterable[Mapping[str, Any]], key: Sequence[str]
+    ) -> int:
+        """Insert the documents whose key is not stored yet; stored ones are kept as they are.
+
+        Raises:
+            TerminalError: as :meth:`upsert_many`.
+        """
+        docs: list[Document] = []
+        for d in documents:
+            key_filter(d, key, collection)
+            docs.append(_bson(d, collection))
+        with _LOCK:
+            coll = self._space().setdefault(collection, _Collection())
+            stored = {_frozen(d, key) for d in coll.docs}
+            new: dict[tuple[Any, ...], Document] = {}
+            for d in docs:  # the first of one key wins, as the server's inserts do
+                if _frozen(d, key) not in stored:
+                    new.setdefault(_frozen(d, key), d)
+            result, clashes = coll.upsert(list(new.values()), key)
+        if clashes:
+            raise TerminalError(clash_message(collection, clashes))
+        return result.inserted
 
     def add_once(
         self,

@@ -6,7 +6,8 @@ leaves the same result when repeated:
 
 * dead letters carry a deterministic ``dead_letter_id`` (a re-sent one is
   recognisably the same record; the topic is at-least-once);
-* minute documents and sessions are upserted by key with absolute values;
+* minute documents are upserted by key with absolute values, and closed
+  sessions (which never change) inserted unless their id is stored;
   latency histograms and per-minute session sums are merged at most once
   per batch (``add_once``);
 * archive files are named by batch id, so a rewrite replaces them.
@@ -192,8 +193,10 @@ class Sinks:
         self._latency(events, batch_id)
         closed = [d | stamp for d in sessions.to_pylist()]
         if closed:
+            # A closed session never changes: a batch run again writes the same ones,
+            # which stay as stored. Inserts, unlike upserts, stay cheap on FerretDB.
             self.backoff.call(
-                "session upsert", lambda: self.hot.upsert_many(SESSIONS, closed, ["session_id"])
+                "session insert", lambda: self.hot.insert_new(SESSIONS, closed, ["session_id"])
             )
         self._session_sums(sessions, batch_id, now)
         self._sweep(now)

@@ -231,6 +231,55 @@ def test_reads_return_copies(hot: Hot) -> None:
     assert hot.all() == [{"id": 1, "tags": ["a"], "m": {"k": 1}}]
 
 
+# --------------------------------------------------------------------- inserts
+
+
+def test_insert_new_writes_only_keys_not_stored(hot: Hot) -> None:
+    docs = kpis(3)
+    assert hot.store.insert_new(hot.coll, docs[:2], key=["id"]) == 2
+    # A batch run again: the stored ones are kept as they were, the new one written,
+    # whatever the order (FerretDB stops an insert command at the first stored key).
+    again = [docs[2], docs[0] | {"orders": -1}, docs[1] | {"orders": -1}]
+    assert hot.store.insert_new(hot.coll, again, key=["id"]) == 1
+    assert hot.store.insert_new(hot.coll, again, key=["id"]) == 0
+    assert hot.all() == docs
+    assert all("_id" not in d for d in hot.all())
+
+
+def test_insert_new_and_upsert_many_share_a_collection(hot: Hot) -> None:
+    docs = kpis(2)
+    hot.store.upsert_many(hot.coll, docs[:1], key=["ts"])
+    assert hot.store.insert_new(hot.coll, docs, key=["ts"]) == 1
+    assert hot.store.upsert_many(hot.coll, [docs[1] | {"orders": 5}], key=["ts"]) == (
+        UpsertResult(0, 1)
+    )
+    assert [d["orders"] for d in hot.all()] == [0, 5]
+
+
+def test_insert_new_of_more_than_a_command_holds(hot: Hot) -> None:
+    docs = kpis(200)
+    assert hot.store.insert_new(hot.coll, docs[::2], key=["id"]) == 100
+    assert hot.store.insert_new(hot.coll, docs, key=["id"]) == 100
+    assert hot.all() == docs
+
+
+def test_insert_new_refuses_a_unique_clash_under_another_key(hot: Hot) -> None:
+    hot.store.ensure_index(hot.coll, ["sku"], unique=True)
+    hot.store.insert_new(hot.coll, [{"id": 1, "sku": "a"}], key=["id"])
+    with pytest.raises(TerminalError, match="unique"):
+        hot.store.insert_new(hot.coll, [{"id": 2, "sku": "a"}, {"id": 3, "sku": "c"}], key=["id"])
+    assert hot.all() == [{"id": 1, "sku": "a"}, {"id": 3, "sku": "c"}]
+
+
+def test_insert_new_checks_documents_like_upserts(hot: Hot) -> None:
+    with pytest.raises(TerminalError, match="'ts'"):
+        hot.store.insert_new(hot.coll, [{"id": 1, "ts": T0}, {"id": 2}], key=["id", "ts"])
+    with pytest.raises(TerminalError):
+        hot.store.insert_new(hot.coll, [{"id": 1, "_id": "mine"}], key=["id"])
+    assert hot.store.insert_new(hot.coll, [], key=["id"]) == 0
+    assert hot.all() == []
+
+
 # --------------------------------------------------------------------- indexes
 
 
