@@ -8,8 +8,8 @@
 #   docker run -p 127.0.0.1:8000:8080 -e STREAMKIT_HOT_STORE_URL=mongodb://... streamkit-api
 #
 # Settings are the STREAMKIT_* variables of docs/api.md. infra/local/compose.yaml runs both
-# next to the local stack. Behind Cloud Run's front end, set FORWARDED_ALLOW_IPS='*' (read by
-# uvicorn) so the per-address rate limit sees clients, not the proxy.
+# next to the local stack. Behind Cloud Run's front end, set STREAMKIT_API__PROXY_HOPS=1 so the
+# per-address limits see the client the front end appended to X-Forwarded-For, not the proxy.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

@@ -104,6 +104,13 @@ class ApiSettings(BaseModel):
     # Requests per key (per client address without keys), in the ``limits``
     # notation: "1200/minute", "50/second"; empty disables the limit.
     rate_limit: str = "1200/minute"
+    # Requests refused for a missing or unknown key, per client address, before 429s:
+    # guessing keys gets slow. Empty disables it.
+    auth_failure_limit: str = "60/minute"
+    # Proxies in front that append the client to X-Forwarded-For (Cloud Run's front end: 1;
+    # behind a load balancer too: 2). 0 takes the connection's address (uvicorn directly,
+    # Lambda, where API Gateway gives the source address).
+    proxy_hops: int = Field(0, ge=0, le=5)
     # Comma-separated origins allowed by CORS ("*" for any); empty: no CORS headers.
     cors_origins: str = ""
     # /health: the pipeline is "warn" after fresh_s without a batch or idle
@@ -124,6 +131,9 @@ class ApiSettings(BaseModel):
     # when the store is slow: a refresh normally takes milliseconds, but FerretDB with a
     # busy job on two cores took seconds, and a tighter bound made requests wait on it.
     cache_stale_s: float = Field(30.0, ge=0, le=300)
+    # Seconds a /health answer is reused (0: never): /health is open to anyone, and each
+    # check pings the hot store and reads the job's report.
+    health_cache_s: float = Field(1.0, ge=0, le=30)
     # Path prefix API Gateway leaves before the routes (a named stage, "/prod");
     # the Lambda handler strips it. Empty for $default stages, function URLs, servers.
     base_path: str = ""

@@ -10,6 +10,7 @@ from fastapi import Request
 from adapters.errors import StreamkitError
 from adapters.ports import Bus, HotStore
 from app import bootstrap
+from app.api import health
 from app.api.cache import ReadCache
 from app.settings import Settings
 
@@ -25,6 +26,7 @@ class Dependencies:
         self._lock = threading.Lock()
         api = settings.api
         self.cache = ReadCache(api.cache_s, max_stale_s=api.cache_s + api.cache_stale_s)
+        self.health = health.Memo(api.health_cache_s)
 
     def hot_store(self) -> HotStore:
         """The hot store, opened once (threads of the sync routes race to the first call)."""

@@ -5,6 +5,12 @@ the OpenAPI document, the docs page, ``/metrics`` and unknown paths (a scanner
 learns nothing without a key). Keys are compared in constant time against
 *every* configured key; they are never logged: a key is named by the first 8
 hex characters of its sha256.
+
+Requests with a missing or unknown key have a budget of their own per client
+address (``auth_failure_limit``), so guessing keys is slow. The client address
+is the connection's, or, behind proxies that append to ``X-Forwarded-For``, the
+entry the nearest trusted proxy wrote (``proxy_hops`` from the right): the
+entries left of it are whatever the client sent.
 """
 
 from __future__ import annotations
@@ -34,11 +40,27 @@ def key_id(key: str) -> str:
 class Guard:
     """Checks ``X-API-Key`` (when keys are set) and the per-caller rate limit."""
 
-    def __init__(self, app: ASGIApp, *, keys: Sequence[str], rate_limit: str) -> None:
-        """``rate_limit`` in the ``limits`` notation (``1200/minute``); empty disables it."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keys: Sequence[str],
+        rate_limit: str,
+        auth_failure_limit: str = "",
+        proxy_hops: int = 0,
+    ) -> None:
+        """Limits in the ``limits`` notation (``1200/minute``); empty disables one.
+
+        ``rate_limit`` is per key (per client address without keys);
+        ``auth_failure_limit`` counts a client address's requests refused for their key.
+        """
         self.app = app
         self._keys = [k.encode() for k in keys]
         self._limit: RateLimitItem | None = parse(rate_limit) if rate_limit else None
+        self._failures: RateLimitItem | None = (
+            parse(auth_failure_limit) if auth_failure_limit else None
+        )
+        self._hops = proxy_hops
         # Per process: behind Lambda or several replicas, the gateway's throttling
         # is the global limit (docs/api.md).
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -48,21 +70,33 @@ class Guard:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        presented = dict(scope["headers"]).get(HEADER, b"")
+        headers = dict(scope["headers"])
+        presented = headers.get(HEADER, b"")
         if self._keys and not self._known(presented):
+            address = client_address(scope, headers, self._hops)
+            if await self._over(send, self._failures, f"auth:{address}", "refused keys"):
+                return
             message = "missing or unknown API key: send it in the X-API-Key header"
             await _refuse(send, 401, "unauthorized", message)
             return
-        caller = f"key:{key_id(presented.decode('latin-1'))}" if self._keys else _address(scope)
-        if self._limit is not None and not self._limiter.hit(self._limit, caller):
-            reset, _ = self._limiter.get_window_stats(self._limit, caller)
-            wait = max(1, math.ceil(reset - time.time()))
-            message = f"rate limit of {self._limit} exceeded; retry in {wait} s"
-            await _refuse(
-                send, 429, "rate_limited", message, [(b"retry-after", str(wait).encode())]
-            )
+        caller = (
+            f"key:{key_id(presented.decode('latin-1'))}"
+            if self._keys
+            else f"addr:{client_address(scope, headers, self._hops)}"
+        )
+        if await self._over(send, self._limit, caller, "requests"):
             return
         await self.app(scope, receive, send)
+
+    async def _over(self, send: Send, limit: RateLimitItem | None, caller: str, what: str) -> bool:
+        """Count a hit of ``caller`` against ``limit``; answer 429 (True) once it is spent."""
+        if limit is None or self._limiter.hit(limit, caller):
+            return False
+        reset, _ = self._limiter.get_window_stats(limit, caller)
+        wait = max(1, math.ceil(reset - time.time()))
+        message = f"rate limit of {limit} {what} exceeded; retry in {wait} s"
+        await _refuse(send, 429, "rate_limited", message, [(b"retry-after", str(wait).encode())])
+        return True
 
     def _known(self, presented: bytes) -> bool:
         # No early exit: the time taken must not tell which key (or how much of one) matched.
@@ -72,9 +106,20 @@ class Guard:
         return found
 
 
-def _address(scope: Scope) -> str:
+def client_address(scope: Scope, headers: dict[bytes, bytes], proxy_hops: int) -> str:
+    """The client's address: the connection's, or the one the nearest trusted proxy appended.
+
+    With ``proxy_hops`` proxies in front, each appending its peer to ``X-Forwarded-For``,
+    the client is the ``proxy_hops``-th entry from the right. A header shorter than that
+    did not pass through them all: the connection's address is used.
+    """
+    if proxy_hops:
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        entries = [e.strip() for e in forwarded.split(",") if e.strip()]
+        if len(entries) >= proxy_hops:
+            return entries[-proxy_hops]
     client = scope.get("client")
-    return f"addr:{client[0]}" if client else "addr:unknown"
+    return str(client[0]) if client else "unknown"
 
 
 async def _refuse(

@@ -8,6 +8,7 @@ running job is fresh.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,33 @@ def check_health(store: HotStore, bus: Callable[[], Bus], settings: ApiSettings)
             status="skipped", latency_ms=None, detail="not checked (STREAMKIT_API__CHECK_BUS=false)"
         )
     return Health(status=overall(results), checked_at=iso(datetime.now(UTC)), checks=results)
+
+
+class Memo:
+    """The last answer of /health, reused for ``ttl_s``; one check at a time.
+
+    /health is open to anyone (load balancers probe it), and each check pings the hot
+    store and reads the job's report: without this a flood of /health requests would be
+    a flood of store reads. Requests arriving while a check runs wait for it and share
+    its answer, so the store sees at most one check per ``ttl_s`` per process.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        """``ttl_s`` 0 checks on every request."""
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._answer: Health | None = None
+        self._at = 0.0
+
+    def get(self, check: Callable[[], Health]) -> Health:
+        """The answer of a check made less than ``ttl_s`` ago, else of a new one."""
+        if self.ttl_s <= 0:
+            return check()
+        with self._lock:
+            if self._answer is None or time.monotonic() - self._at >= self.ttl_s:
+                self._answer = check()
+                self._at = time.monotonic()
+            return self._answer
 
 
 def overall(results: dict[str, CheckResult]) -> Literal["healthy", "degraded", "unhealthy"]:

@@ -74,7 +74,13 @@ def create_app(
     app.include_router(routes.router, dependencies=[routes.API_KEY] if api.key_list() else [])
     app.include_router(routes.open_router)
     # add_middleware wraps: the last added runs first.
-    app.add_middleware(Guard, keys=api.key_list(), rate_limit=api.rate_limit)
+    app.add_middleware(
+        Guard,
+        keys=api.key_list(),
+        rate_limit=api.rate_limit,
+        auth_failure_limit=api.auth_failure_limit,
+        proxy_hops=api.proxy_hops,
+    )
     if origins := api.origin_list():
         app.add_middleware(
             CORSMiddleware,

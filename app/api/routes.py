@@ -102,7 +102,7 @@ def health(request: Request) -> Any:
     :func:`app.api.health.overall`.
     """
     deps = deps_of(request)
-    result = check_health(deps.hot_store(), deps.bus, deps.settings.api)
+    result = deps.health.get(lambda: check_health(deps.hot_store(), deps.bus, deps.settings.api))
     status = 503 if result.status == "unhealthy" else 200
     return JSONResponse(result.model_dump(), status_code=status)
 

@@ -48,7 +48,7 @@ class KinesaliteService(NativeService):
 
     @property
     def cli(self) -> Path:
-        """The command-line entry point of kinesalite."""
+        """The installed command-line entry point of kinesalite: there once an install finished."""
         return self.install_dir / "node_modules" / "kinesalite" / "cli.js"
 
     def prepare(self, progress: Progress) -> None:
@@ -80,7 +80,11 @@ class KinesaliteService(NativeService):
         """Node running kinesalite; reshards and stream creation take 50 ms, not seconds."""
         node = require("node", "install Node.js 18+ (Debian: apt-get install nodejs)")
         delays = ["--createStreamMs", "50", "--deleteStreamMs", "50", "--updateStreamMs", "50"]
-        return [node, str(self.cli), "--host", self.host, "--port", str(self.port), *delays]
+        # Through our own entry point: kinesalite's cli.js ignores --host and listens on
+        # every interface.
+        modules = str(self.install_dir / "node_modules")
+        listen = ["--host", self.host, "--port", str(self.port)]
+        return [node, str(_PIN_DIR / "serve.js"), modules, *listen, *delays]
 
     def check(self, timeout_s: float) -> str:
         """Kinesis's ListStreams answers."""

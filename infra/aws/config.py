@@ -108,6 +108,13 @@ class DashboardConfig:
     memory: int = 1024
     desiredCount: int = 1
     certificateArn: str = ""  # ACM certificate: HTTPS on 443, HTTP redirected
+    # The host name users open: the certificate's name, pointed at the load balancer by your
+    # DNS. Cognito sends users back to https://<domainName>/oauth2/idpresponse.
+    domainName: str = ""
+    # "cognito": the load balancer signs users in against the stack's Cognito user pool before
+    # anything reaches the dashboard (needs certificateArn and domainName). "none": no sign-in,
+    # anyone in allowedCidrs sees the data; an explicit choice, never the default.
+    auth: str = "cognito"
     allowedCidrs: tuple[str, ...] = ("0.0.0.0/0",)
     stickinessSeconds: int = 86_400
     idleTimeoutSeconds: int = 300  # WebSocket connections idle this long are cut
@@ -142,6 +149,41 @@ class StackConfig(StackNaming):
     monitoring: MonitoringConfig
 
 
+DASHBOARD_AUTH = ("cognito", "none")
+_HOW_TO_SET = (
+    "pulumi config set --path dashboard.certificateArn arn:aws:acm:...; "
+    "pulumi config set --path dashboard.domainName dashboard.example.com"
+)
+
+
+def check_dashboard(dashboard: DashboardConfig) -> None:
+    """Refuse a dashboard that would be served unprotected, or unreachable, by accident.
+
+    The dashboard holds the API key and shows what it guards, so sign-in is the default and
+    only an explicit ``auth: none`` turns it off. The load balancer authenticates only on an
+    HTTPS listener, and Cognito must know the address it sends users back to: so ``cognito``
+    needs the certificate and the host name before any resource is made.
+    """
+    key = f"{NAMESPACE}:dashboard"
+    if dashboard.auth not in DASHBOARD_AUTH:
+        msg = f"{key}.auth must be one of {', '.join(DASHBOARD_AUTH)}, not {dashboard.auth!r}"
+        raise ValueError(msg)
+    host = dashboard.domainName
+    if "/" in host or ":" in host:
+        msg = f"{key}.domainName is a host name (dashboard.example.com), not {host!r}"
+        raise ValueError(msg)
+    needed = ("certificateArn", "domainName")
+    missing = [f"dashboard.{k}" for k in needed if not getattr(dashboard, k)]
+    if dashboard.auth == "cognito" and missing:
+        msg = (
+            f"{key}.auth is cognito (the default), which needs {' and '.join(missing)}: the load "
+            f"balancer signs users in only over HTTPS, on the certificate's host name. Set them "
+            f"({_HOW_TO_SET}), or set dashboard.auth to none to serve the dashboard without "
+            "sign-in to everyone in dashboard.allowedCidrs"
+        )
+        raise ValueError(msg)
+
+
 def load() -> StackConfig:
     """Read and validate the stack's configuration."""
     config = pulumi.Config(NAMESPACE)
@@ -153,6 +195,8 @@ def load() -> StackConfig:
     if not 2 <= network.azCount <= 3:
         msg = f"{NAMESPACE}:network.azCount must be 2 or 3 (DocumentDB needs two zones)"
         raise ValueError(msg)
+    dashboard = read_group(config, "dashboard", DashboardConfig)
+    check_dashboard(dashboard)
     return StackConfig(
         stack=pulumi.get_stack(),
         region=pulumi.Config("aws").require("region"),
@@ -163,6 +207,6 @@ def load() -> StackConfig:
         hot_store=read_group(config, "hotStore", HotStoreConfig),
         job=read_group(config, "job", JobConfig),
         api=read_group(config, "api", ApiConfig),
-        dashboard=read_group(config, "dashboard", DashboardConfig),
+        dashboard=dashboard,
         monitoring=read_group(config, "monitoring", MonitoringConfig),
     )

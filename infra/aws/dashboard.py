@@ -6,17 +6,24 @@ is raised above the 60 s default. App Runner is not used: it serves no WebSocket
 
 The tasks run in the private subnets and take traffic from the load balancer only; they reach
 the API's public URL through the NAT gateway. The API key arrives through ECS's own secret
-injection (``secrets``/``valueFrom``), never as an environment value. The load balancer is
-public by design (``allowedCidrs``); with ``certificateArn`` it serves HTTPS and redirects HTTP.
+injection (``secrets``/``valueFrom``), never as an environment value.
+
+The load balancer takes traffic from ``allowedCidrs``; with ``certificateArn`` it serves HTTPS
+and redirects HTTP. With ``auth: cognito`` (the default, which needs HTTPS) it signs every
+browser in against the stack's Cognito user pool before forwarding (``dashboard_login.py``);
+``auth: none`` serves the dashboard, and the data behind its key, to anyone in ``allowedCidrs``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.api_keys import ApiKeys
 from infra.aws.config import DashboardConfig
+from infra.aws.dashboard_login import CognitoLogin, cognito_login
 from infra.aws.iam import allow, log_group_statement, role_policy, service_role
 from infra.aws.network import Network, any_egress, tcp_rule
 from infra.common.images import built_image
@@ -36,9 +43,14 @@ class Dashboard(pulumi.ComponentResource):
         api_url: pulumi.Input[str],
         api_keys: ApiKeys,
         network: Network,
+        deletion_protection: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Create the service; ``url`` is the dashboard's address."""
+        """Create the service; ``url`` is the dashboard's address.
+
+        ``deletion_protection`` guards the user pool (``auth: cognito``) as the hot store's
+        setting guards the data: losing the pool loses every user's account.
+        """
         super().__init__("streamkit:aws:Dashboard", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         logs = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=30, opts=child)
@@ -84,6 +96,11 @@ class Dashboard(pulumi.ComponentResource):
         execution_role = service_role(f"{name}-execution", "ecs-tasks.amazonaws.com", child)
         role_policy(f"{name}-execution", execution_role, statements, child)
         task = self._task(name, cfg, image, execution_role, logs, api_url, api_keys, child)
+        self.login: CognitoLogin | None = None
+        if cfg.auth == "cognito":
+            self.login = cognito_login(
+                f"{name}-login", cfg.domainName, protect=deletion_protection, opts=child
+            )
         balancer_group, task_group = self._security_groups(name, cfg, network, child)
         balancer = aws.lb.LoadBalancer(
             f"{name}-alb",
@@ -143,7 +160,8 @@ class Dashboard(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[listener]),
         )
         scheme = "https" if cfg.certificateArn else "http"
-        self.url = balancer.dns_name.apply(lambda host: f"{scheme}://{host}")
+        host: pulumi.Input[str] = cfg.domainName or balancer.dns_name
+        self.url = pulumi.Output.concat(f"{scheme}://", host)
         self.balancer = balancer
         self.register_outputs({"url": self.url})
 
@@ -195,12 +213,16 @@ class Dashboard(pulumi.ComponentResource):
         name: str, cfg: DashboardConfig, network: Network, opts: pulumi.ResourceOptions
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         ports = [443, 80] if cfg.certificateArn else [80]
+        egress = [tcp_rule(PORT, cidr_blocks=[network.cidr])]
+        if cfg.auth == "cognito":
+            # Signing in, the load balancer calls Cognito's token and user-info endpoints.
+            egress.append(tcp_rule(443, cidr_blocks=["0.0.0.0/0"]))
         balancer = aws.ec2.SecurityGroup(
             f"{name}-alb",
             vpc_id=network.vpc.id,
             description="The dashboard's load balancer: HTTP(S) from the allowed ranges",
             ingress=[tcp_rule(p, cidr_blocks=list(cfg.allowedCidrs)) for p in ports],
-            egress=[tcp_rule(PORT, cidr_blocks=[network.cidr])],
+            egress=egress,
             opts=opts,
         )
         tasks = aws.ec2.SecurityGroup(
@@ -220,7 +242,9 @@ class Dashboard(pulumi.ComponentResource):
         balancer: aws.lb.LoadBalancer,
         opts: pulumi.ResourceOptions,
     ) -> aws.lb.Listener:
-        forward = [{"type": "forward", "target_group_arn": self.target_group.arn}]
+        forward: list[dict[str, Any]] = [
+            {"type": "forward", "target_group_arn": self.target_group.arn}
+        ]
         if not cfg.certificateArn:
             return aws.lb.Listener(
                 f"{name}-http",
@@ -250,6 +274,12 @@ class Dashboard(pulumi.ComponentResource):
             protocol="HTTPS",
             ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
             certificate_arn=cfg.certificateArn,
-            default_actions=forward,
+            default_actions=self._signed_in(forward),
             opts=opts,
         )
+
+    def _signed_in(self, forward: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The HTTPS actions: sign in first when the dashboard has a login, then forward."""
+        if self.login is None:
+            return forward
+        return [self.login.action(), {**forward[0], "order": 2}]

@@ -73,7 +73,12 @@ def build() -> None:
         network=network,
     )
     dashboard = Dashboard(
-        f"{name}-dashboard", cfg.dashboard, api_url=api.url, api_keys=api_keys, network=network
+        f"{name}-dashboard",
+        cfg.dashboard,
+        api_url=api.url,
+        api_keys=api_keys,
+        network=network,
+        deletion_protection=cfg.hot_store.deletionProtection,
     )
     monitoring = Monitoring(
         name, cfg.monitoring, stack=cfg.stack, bus=bus, api_url=api.url, api_keys=api_keys
@@ -116,6 +121,11 @@ def build() -> None:
     # What operating the stack needs.
     pulumi.export("api_url", api.url)
     pulumi.export("dashboard_url", dashboard.url)
+    # dashboard.domainName's DNS record points here (CNAME, or a Route 53 alias).
+    pulumi.export("dashboard_alb_dns_name", dashboard.balancer.dns_name)
+    if dashboard.login is not None:
+        # For `aws cognito-idp admin-create-user --user-pool-id ...`: the only way users appear.
+        pulumi.export("dashboard_user_pool_id", dashboard.login.pool.id)
     pulumi.export("region", cfg.region)
     pulumi.export("hot_store_endpoint", hot_store.cluster.endpoint)
     pulumi.export("emr_application_id", job.application.id)

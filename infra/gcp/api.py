@@ -1,9 +1,10 @@
 """The KPI API on Cloud Run, egressing through the VPC so Atlas sees the stack's NAT address.
 
 Its two secrets (the hot store URL, the API keys) are injected by Cloud Run from Secret
-Manager; the service account may read exactly those two. ``FORWARDED_ALLOW_IPS='*'`` lets the
-per-address rate limit see clients behind Cloud Run's front end (docs/api.md); the bus is left
-out of ``/health`` (the image holds no Pub/Sub client). Invoking it is public by design.
+Manager; the service account may read exactly those two. ``STREAMKIT_API__PROXY_HOPS=1`` lets
+the per-address limits see the client Cloud Run's front end appended to ``X-Forwarded-For``,
+never an entry the client wrote (docs/api.md); the bus is left out of ``/health`` (the image
+holds no Pub/Sub client). Invoking it is public by design: its keys guard it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Api(pulumi.ComponentResource):
             api_keys.readable_by(f"{name}-reads-api-keys", member(account)),
         ]
         envs = plain_envs(
-            {**settings, "STREAMKIT_API__CHECK_BUS": "false", "FORWARDED_ALLOW_IPS": "*"}
+            {**settings, "STREAMKIT_API__CHECK_BUS": "false", "STREAMKIT_API__PROXY_HOPS": "1"}
         )
         envs += [
             secret_env("STREAMKIT_HOT_STORE_URL", hot_store_url.secret_id),

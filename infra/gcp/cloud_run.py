@@ -1,4 +1,9 @@
-"""What the Cloud Run services and job share: environment entries, the public service shape."""
+"""What the Cloud Run services and job share: environment entries, the service shape.
+
+A service is invocable by nobody until granted: ``public_service`` grants ``allUsers`` (the
+API, whose keys guard it); the dashboard is granted to Identity-Aware Proxy unless its config
+opts in to ``public`` (``infra/gcp/dashboard.py``).
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ def secret_env(name: str, secret_id: pulumi.Input[str]) -> dict[str, Any]:
 def public_invoker(
     name: str, service: gcp.cloudrunv2.Service, opts: pulumi.ResourceOptions
 ) -> None:
-    """Let anyone invoke ``service``: the one public grant ``infra.policy`` accepts.
+    """Let anyone invoke ``service``: the public grant ``infra.policy`` accepts.
 
-    Deliberate for the API (its keys guard the data) and the dashboard (a browser page).
+    Deliberate for the API (its keys guard the data); for the dashboard only when its config
+    says ``access: public`` (it holds a key: anyone who opens it sees what the key guards).
     """
     gcp.cloudrunv2.ServiceIamMember(
         name,
@@ -43,7 +49,7 @@ def public_invoker(
     )
 
 
-def public_service(
+def service(
     name: str,
     cfg: ServiceConfig,
     *,
@@ -54,13 +60,16 @@ def public_service(
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
     template: Mapping[str, Any] | None = None,
+    iap: bool = False,
 ) -> gcp.cloudrunv2.Service:
-    """A publicly invocable service running ``image`` as ``account``, sized by ``cfg``.
+    """A service running ``image`` as ``account``, sized by ``cfg``; nobody may invoke it yet.
 
     ``template`` adds what one service needs besides (session affinity, VPC egress);
     ``depends_on`` holds the secret grants, which must exist before the first revision starts.
+    ``iap`` turns Identity-Aware Proxy on at the service itself (no load balancer): a preview
+    feature, set through the BETA launch stage; without it the arguments are the GA ones.
     """
-    service = gcp.cloudrunv2.Service(
+    return gcp.cloudrunv2.Service(
         f"{name}-service",
         name=name,
         location=region,
@@ -82,7 +91,21 @@ def public_service(
                 }
             ],
         },
+        # None leaves an argument unset: without IAP, exactly the GA service.
+        iap_enabled=True if iap else None,
+        launch_stage="BETA" if iap else None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
-    public_invoker(f"{name}-public", service, pulumi.ResourceOptions(parent=parent))
-    return service
+
+
+def public_service(
+    name: str,
+    cfg: ServiceConfig,
+    *,
+    parent: pulumi.Resource,
+    **kwargs: Any,
+) -> gcp.cloudrunv2.Service:
+    """A :func:`service` anyone may invoke (``kwargs`` as there)."""
+    created = service(name, cfg, parent=parent, **kwargs)
+    public_invoker(f"{name}-public", created, pulumi.ResourceOptions(parent=parent))
+    return created

@@ -7,7 +7,8 @@ here and in docs/deploy-gcp.md; unknown keys are refused so that a typo fails lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -97,6 +98,28 @@ class ServiceConfig:
     maxInstances: int = 10
 
 
+#: Who may open the dashboard: ``iap`` (members only, through Identity-Aware Proxy) or ``public``.
+DASHBOARD_ACCESS = ("iap", "public")
+#: The kinds of principal IAP can let through, as IAM spells them.
+MEMBER_PREFIXES = ("user:", "group:", "domain:", "serviceAccount:")
+MEMBER_FORMS = "user:<email>, group:<email>, domain:<domain> or serviceAccount:<email>"
+_GRANT_EXAMPLE = "pulumi config set --path 'dashboard.members[0]' user:you@example.com"
+
+
+@dataclass(frozen=True)
+class DashboardConfig(ServiceConfig):
+    """The dashboard's service, and who may open it.
+
+    It holds the API key and shows the data the key guards, so it is private by default:
+    ``iap`` lets only ``members`` through Identity-Aware Proxy; ``public`` (anyone on the
+    internet) must be chosen explicitly.
+    """
+
+    access: str = "iap"
+    # IAM principals: user:ana@example.com, group:analysts@example.com, domain:example.com.
+    members: Sequence[str] = ()
+
+
 @dataclass(frozen=True)
 class MonitoringConfig:
     """Alert policies (the alert rules), the KPI probe, the budget."""
@@ -124,7 +147,7 @@ class StackConfig(StackNaming):
     hot_store: HotStoreConfig
     job: JobConfig
     api: ServiceConfig
-    dashboard: ServiceConfig
+    dashboard: DashboardConfig
     monitoring: MonitoringConfig
 
 
@@ -133,6 +156,71 @@ def _required(value: str, key: str) -> str:
         msg = f"{NAMESPACE}:{key} is required: pulumi config set --path '{key}' <value>"
         raise ValueError(msg)
     return value
+
+
+def _invalid(key: str, problem: str, fix: str) -> str:
+    """The message refusing ``key``: what is wrong with it, and the command that fixes it."""
+    return f"{NAMESPACE}:{key} {problem}; fix: {fix}"
+
+
+def _member_problem(member: object) -> str | None:
+    """Why ``member`` is not a principal IAP can let through, or None."""
+    if member in ("allUsers", "allAuthenticatedUsers"):
+        return "would let anyone in: that is dashboard.access public, not a member"
+    kind, _, who = str(member).partition(":")
+    if (
+        not isinstance(member, str)
+        or f"{kind}:" not in MEMBER_PREFIXES
+        or not who
+        or (kind == "domain") == ("@" in who)  # a domain has no '@', the others are emails
+    ):
+        return f"is not {MEMBER_FORMS}"
+    return None
+
+
+def _members(members: object) -> tuple[str, ...]:
+    """The dashboard's members, each checked: a typo would lock its owner out silently."""
+    if not isinstance(members, list | tuple):
+        msg = _invalid("dashboard.members", "is not a list", _GRANT_EXAMPLE)
+        raise ValueError(msg)
+    seen: set[str] = set()
+    for i, member in enumerate(members):
+        problem = _member_problem(member)
+        if problem:
+            # A bare email most likely meant a user.
+            bare = isinstance(member, str) and "@" in member and ":" not in member
+            example = f"user:{member}" if bare else "user:ana@example.com"
+            fix = f"pulumi config set --path 'dashboard.members[{i}]' {example}"
+            msg = _invalid(f"dashboard.members[{i}]", f"{member!r} {problem}", fix)
+            raise ValueError(msg)
+        # Each member gets one grant named after it: the same member twice would clash.
+        if member.lower() in seen:
+            msg = _invalid(f"dashboard.members[{i}]", f"repeats {member!r}", "drop it")
+            raise ValueError(msg)
+        seen.add(member.lower())
+    return tuple(members)
+
+
+def _dashboard(config: pulumi.Config) -> DashboardConfig:
+    """The dashboard's config: its access checked, its members validated."""
+    dashboard = read_group(config, "dashboard", DashboardConfig)
+    if dashboard.access not in DASHBOARD_ACCESS:
+        problem = (
+            f"is {dashboard.access!r}; allowed: 'iap' (the default: only dashboard.members, "
+            "through Identity-Aware Proxy) or 'public' (anyone on the internet)"
+        )
+        fix = "pulumi config set --path 'dashboard.access' iap"
+        msg = _invalid("dashboard.access", problem, fix)
+        raise ValueError(msg)
+    members = _members(dashboard.members)
+    if dashboard.access == "iap" and not members:
+        pulumi.log.warn(
+            "dashboard.access is iap and dashboard.members is empty: the dashboard deploys, "
+            f"but nobody can open it until someone is granted: {_GRANT_EXAMPLE}"
+        )
+    if dashboard.access == "public" and members:
+        pulumi.log.warn("dashboard.members is ignored: dashboard.access is public (anyone)")
+    return replace(dashboard, members=members)
 
 
 def load() -> StackConfig:
@@ -154,6 +242,6 @@ def load() -> StackConfig:
         hot_store=hot_store,
         job=read_group(config, "job", JobConfig),
         api=read_group(config, "api", ServiceConfig),
-        dashboard=read_group(config, "dashboard", ServiceConfig),
+        dashboard=_dashboard(config),
         monitoring=monitoring,
     )

@@ -1,7 +1,9 @@
 """The Google APIs the stack uses, enabled on the project (never disabled on destroy).
 
 Every other component depends on this one, so a fresh project works on the first ``pulumi up``.
-``dataprocrm`` is what Dataproc Serverless runtimes 3.0+ need besides ``dataproc``.
+``dataprocrm`` is what Dataproc Serverless runtimes 3.0+ need besides ``dataproc``; ``iap``
+puts the dashboard behind Identity-Aware Proxy (its resources wait for that one by name, in
+``enabled``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SERVICES = (
     "dataproc",
     "dataprocrm",
     "iam",
+    "iap",
     "logging",
     "monitoring",
     "pubsub",
@@ -31,10 +34,10 @@ class ProjectApis(pulumi.ComponentResource):
     """``gcp.projects.Service`` for each API in ``SERVICES``."""
 
     def __init__(self, name: str, project: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        """Enable the APIs; ``ready`` is what other resources depend on."""
+        """Enable the APIs; ``ready`` is what other resources depend on, ``enabled`` each one."""
         super().__init__("streamkit:gcp:ProjectApis", name, None, opts)
-        self.ready = [
-            gcp.projects.Service(
+        self.enabled = {
+            service: gcp.projects.Service(
                 f"{name}-{service}",
                 project=project,
                 service=f"{service}.googleapis.com",
@@ -42,5 +45,6 @@ class ProjectApis(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for service in SERVICES
-        ]
+        }
+        self.ready = list(self.enabled.values())
         self.register_outputs({})

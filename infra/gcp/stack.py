@@ -103,10 +103,12 @@ def build() -> None:
         f"{name}-dashboard",
         cfg.dashboard,
         image=images.dashboard,
+        project=cfg.project,
         region=cfg.region,
         account=identities.dashboard,
         api_url=api.url,
         api_keys=api_keys,
+        iap_api=apis.enabled["iap"],
         opts=after_apis,
     )
     Monitoring(
@@ -135,6 +137,9 @@ def build() -> None:
     # What operating the stack needs.
     pulumi.export("api_url", api.url)
     pulumi.export("dashboard_url", dashboard.url)
+    # "iap" or "public": who may open the dashboard; infra.policy accepts its allUsers grant
+    # only when this says public.
+    pulumi.export("dashboard_access", dashboard.access)
     pulumi.export("project", cfg.project)
     pulumi.export("region", cfg.region)
     pulumi.export("egress_ip", network.egress_ip)

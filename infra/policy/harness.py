@@ -6,7 +6,8 @@ tests call :func:`run_in_subprocess`, which runs this module's command line::
     python -m infra.policy.harness infra/aws --stack dev --set api.lambdaZip=/tmp/lambda.zip
     python -m infra.policy.harness --fixtures infra.policy.fixtures.aws
 
-and prints JSON: the recorded resources, the stack outputs and the policy violations. The
+and prints JSON: the recorded resources, the stack outputs, the program's warnings
+(``pulumi.log.warn``) and the policy violations. The
 program's configuration is read as the CLI would: ``Pulumi.yaml`` for the project name and
 ``Pulumi.<stack>.yaml`` for the values, with ``--set`` overrides on top (``--path`` style).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import runpy
 import subprocess
 import sys
@@ -44,6 +46,7 @@ class ProgramRun:
     resources: Resources
     outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:
@@ -88,6 +91,29 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return call_result(args.token, args.args, self.ctx)
 
 
+class WarningLog(logging.Handler):
+    """What a program logs at warning level or above (``pulumi.log.warn``, ``.error``).
+
+    The mock engine hands the program's log messages to a :class:`logging.Logger`; this one
+    keeps them, so a test can read a warning the CLI would print.
+    """
+
+    def __init__(self) -> None:
+        """Keep warnings and errors."""
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the message."""
+        self.messages.append(record.getMessage())
+
+    def logger(self) -> logging.Logger:
+        """A logger of one run's own (not registered: nothing else writes to it)."""
+        logger = logging.Logger("pulumi-program")
+        logger.addHandler(self)
+        return logger
+
+
 async def _settle() -> dict[str, Any]:
     """The stack's outputs, a secret one wrapped as a secret (its wire form)."""
     await wait_for_rpcs()
@@ -110,7 +136,10 @@ def run_program(
 ) -> ProgramRun:
     """Run ``program`` (a ``__main__.py`` path or a callable) under recording mocks."""
     mocks = RecordingMocks(ctx or _context(config))
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    log = WarningLog()
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, logger=log.logger()
+    )
     pulumi.runtime.set_all_config(dict(config), [])
     SETTINGS.rpc_manager.clear()
     root = get_root_resource()
@@ -121,7 +150,9 @@ def run_program(
     else:
         runpy.run_path(str(program), run_name="__main__")
     outputs = _sync_await(_settle())
-    return ProgramRun(Resources(mocks.resources, outputs), reveal(outputs), mocks.calls)
+    return ProgramRun(
+        Resources(mocks.resources, outputs), reveal(outputs), mocks.calls, log.messages
+    )
 
 
 def _context(config: Mapping[str, str]) -> MockContext:
@@ -204,6 +235,7 @@ def _run_stack(program_dir: Path, stack: str, overrides: list[str]) -> dict[str,
         "resources": run.resources.to_json(),
         "outputs": run.outputs,
         "calls": run.calls,
+        "warnings": run.warnings,
         "violations": [v.to_json() for v in run_checks(run.resources)],
     }
 
@@ -253,6 +285,7 @@ def _summary(report: dict[str, Any]) -> str:
     lines = [f"{report['project']} ({report['stack']}): {len(report['resources'])} resources"]
     lines += [f"  {n:3d}  {t}" for t, n in sorted(counts.items())]
     lines += ["outputs:"] + [f"  {k} = {v}" for k, v in report["outputs"].items()]
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
     found = report["violations"]
     lines += [f"policy: {len(found)} violations"] + [
         f"  [{v['check']}] {v['type']} {v['name']}: {v['message']}" for v in found

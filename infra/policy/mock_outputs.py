@@ -160,6 +160,17 @@ def _service_account(name: str, inputs: dict[str, Any], ctx: MockContext) -> Sta
     }
 
 
+def _service_agent(name: str, inputs: dict[str, Any], ctx: MockContext) -> State:
+    """A Google service agent, as ``gcp.projects.ServiceIdentity`` returns it.
+
+    Most agents are ``service-<project number>@gcp-sa-<api>``; IAP's, which the dashboard
+    needs, is.
+    """
+    api = str(inputs.get("service") or name).split(".")[0]
+    email = f"service-{GCP_PROJECT_NUMBER}@gcp-sa-{api}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
+
+
 def _gcs_bucket(name: str, inputs: dict[str, Any], ctx: MockContext) -> State:
     bucket = physical_name(name, inputs)
     return {"id": bucket, "name": bucket, "url": f"gs://{bucket}"}
@@ -224,6 +235,7 @@ RULES: dict[str, Rule] = {
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:emrserverless/application:Application": _emr_app,
     "gcp:serviceaccount/account:Account": _service_account,
+    "gcp:projects/serviceIdentity:ServiceIdentity": _service_agent,
     "gcp:storage/bucket:Bucket": _gcs_bucket,
     "gcp:cloudrunv2/service:Service": _cloud_run,
     "gcp:cloudrunv2/job:Job": _cloud_run,

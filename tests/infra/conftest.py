@@ -9,7 +9,8 @@ by the tests of the session. The files a stack uploads are temporary stand-ins.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,17 @@ from infra.policy.harness import run_in_subprocess
 from infra.policy.recorded import Resource, Resources
 
 WHEEL = "streamkit-0.1.0-py3-none-any.whl"
+PROD_DASHBOARD_HOST = "dashboard.example.com"
 
 
 @dataclass(frozen=True)
 class StackRun:
-    """One program run: what it registered, exported, and what the checks found."""
+    """One program run: what it registered, exported, warned of, and what the checks found."""
 
     resources: Resources
     outputs: dict[str, Any]
     violations: list[dict[str, str]]
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[Resource]:
         return self.resources.of_type(token)
@@ -51,7 +54,10 @@ def run_stack(program: str, stack: str, *settings: str) -> StackRun:
         args += ["--set", item]
     report = run_in_subprocess(*args)
     return StackRun(
-        Resources.from_json(report["resources"]), report["outputs"], report["violations"]
+        Resources.from_json(report["resources"]),
+        report["outputs"],
+        report["violations"],
+        report.get("warnings", []),
     )
 
 
@@ -99,13 +105,18 @@ def aws_dev(assets: dict[str, Path]) -> StackRun:
 
 @pytest.fixture(scope="session")
 def aws_prod(assets: dict[str, Path]) -> StackRun:
-    """prod, with a given dashboard image and a certificate: the other branches."""
+    """prod, with a given dashboard image, a certificate and Cognito sign-in: the other branches.
+
+    Pulumi.prod.yaml leaves the certificate and the host name unset (a real `pulumi up` stops
+    until they are), so they are given here.
+    """
     return run_stack(
         "infra/aws",
         "prod",
         *_aws_files(assets),
         "dashboard.image=123456789012.dkr.ecr.eu-west-1.amazonaws.com/streamkit-dashboard:1.0",
         "dashboard.certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+        f"dashboard.domainName={PROD_DASHBOARD_HOST}",
         "monitoring.alertEmail=oncall@example.com",
     )
 
@@ -115,16 +126,31 @@ def gcp_dev(assets: dict[str, Path]) -> StackRun:
     return run_stack("infra/gcp", "dev", *_gcp_required(assets))
 
 
+#: Who may open the prod dashboard through IAP in ``gcp_prod``: one of each kind of member.
+GCP_DASHBOARD_MEMBERS = ("user:ana@example.com", "group:analysts@example.com", "domain:example.com")
+
+
 @pytest.fixture(scope="session")
 def gcp_prod(assets: dict[str, Path]) -> StackRun:
-    """prod, with given images: nothing built, no registry."""
+    """prod, with given images (nothing built, no registry) and dashboard members."""
     return run_stack(
         "infra/gcp",
         "prod",
         *_gcp_required(assets),
         "api.image=europe-west1-docker.pkg.dev/streamkit-test/images/api:1.0",
         "dashboard.image=europe-west1-docker.pkg.dev/streamkit-test/images/dashboard:1.0",
+        f"dashboard.members={json.dumps(GCP_DASHBOARD_MEMBERS)}",
     )
+
+
+@pytest.fixture(scope="session")
+def gcp_run(assets: dict[str, Path]) -> Callable[..., StackRun]:
+    """Run the GCP program on ``stack`` with the required settings and ``settings`` on top."""
+
+    def run(stack: str, *settings: str) -> StackRun:
+        return run_stack("infra/gcp", stack, *_gcp_required(assets), *settings)
+
+    return run
 
 
 @pytest.fixture(scope="session")

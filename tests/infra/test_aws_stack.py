@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from adapters.bus.kinesis import parse_kinesis_url
+from infra.aws.config import DashboardConfig, check_dashboard
+from infra.aws.dashboard_login import domain_prefix
 from infra.common.settings_outputs import SETTING_OUTPUTS
 from infra.policy.checks.database import public_subnets
-from tests.infra.conftest import StackRun
+from infra.policy.harness import run_in_subprocess
+from tests.infra.conftest import PROD_DASHBOARD_HOST, StackRun
 
 COMPONENTS = {
     "Network",
@@ -334,6 +338,109 @@ def test_prod_dashboard_uses_the_given_image_and_https(aws_prod: StackRun) -> No
     assert endpoints == {
         f"com.amazonaws.eu-west-1.{s}" for s in ("s3", "kinesis-streams", "secretsmanager")
     }
+
+
+COGNITO = (
+    "aws:cognito/userPool:UserPool",
+    "aws:cognito/userPoolDomain:UserPoolDomain",
+    "aws:cognito/userPoolClient:UserPoolClient",
+)
+OPEN_443 = {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}
+
+
+def test_prod_dashboard_users_are_made_by_administrators_only(aws_prod: StackRun) -> None:
+    pool = aws_prod.one("aws:cognito/userPool:UserPool")
+    assert pool.get("adminCreateUserConfig", "allowAdminCreateUserOnly") is True
+    assert pool.get("deletionProtection") == "ACTIVE"  # follows hotStore.deletionProtection
+    policy = pool.get("passwordPolicy")
+    assert policy["minimumLength"] >= 12
+    kinds = ("Lowercase", "Uppercase", "Numbers", "Symbols")
+    assert all(policy[f"require{kind}"] for kind in kinds)
+    assert aws_prod.outputs["dashboard_user_pool_id"] == pool.id
+    domain = aws_prod.one("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert domain.get("userPoolId") == pool.id
+    prefix = domain.get("domain")
+    assert prefix == domain_prefix("streamkit-prod-dashboard-login", "123456789012", "eu-west-1")
+    assert re.fullmatch(r"streamkit-prod-dashboard-login-[0-9a-f]{8}", prefix)
+
+
+def test_domain_prefix_is_one_cognito_accepts_and_differs_by_account() -> None:
+    prefix = domain_prefix("streamkit-AWS_Cognito.dev-" + "x" * 80, "123456789012", "eu-west-1")
+    assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", prefix) and len(prefix) <= 63
+    assert not re.search("aws|amazon|cognito", prefix)
+    assert domain_prefix("s", "123456789012", "eu-west-1") != domain_prefix(
+        "s", "210987654321", "eu-west-1"
+    )
+
+
+def test_prod_load_balancer_signs_users_in_with_cognito_before_forwarding(
+    aws_prod: StackRun,
+) -> None:
+    pool = aws_prod.one("aws:cognito/userPool:UserPool")
+    client = aws_prod.one("aws:cognito/userPoolClient:UserPoolClient")
+    assert client.get("userPoolId") == pool.id and client.get("generateSecret") is True
+    assert client.get("allowedOauthFlowsUserPoolClient") is True
+    assert client.get("allowedOauthFlows") == ["code"]
+    assert client.get("allowedOauthScopes") == ["openid", "email"]
+    assert client.get("callbackUrls") == [f"https://{PROD_DASHBOARD_HOST}/oauth2/idpresponse"]
+    assert client.get("supportedIdentityProviders") == ["COGNITO"]
+    sign_in, forward = aws_prod.one("aws:lb/listener:Listener", "https").get("defaultActions")
+    assert (sign_in["type"], sign_in["order"]) == ("authenticate-cognito", 1)
+    cognito = sign_in["authenticateCognito"]
+    assert f"userpool/{pool.name}-" in cognito["userPoolArn"]
+    assert cognito["userPoolClientId"] == client.id
+    domain = aws_prod.one("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert cognito["userPoolDomain"] == domain.get("domain")
+    assert (forward["type"], forward["order"]) == ("forward", 2)
+    assert "targetgroup/" in forward["targetGroupArn"]
+    alb_group = aws_prod.one("aws:ec2/securityGroup:SecurityGroup", "dashboard-alb")
+    assert OPEN_443 in alb_group.get("egress")  # the ALB calls Cognito's token endpoint
+    assert aws_prod.outputs["dashboard_url"] == f"https://{PROD_DASHBOARD_HOST}"
+    assert aws_prod.outputs["dashboard_alb_dns_name"].endswith(".elb.amazonaws.com")
+
+
+def test_dev_dashboard_has_no_sign_in_by_its_explicit_choice(aws_dev: StackRun) -> None:
+    assert aws_dev.resources.of_type(*COGNITO) == []
+    (listener,) = aws_dev.of_type("aws:lb/listener:Listener")
+    (action,) = listener.get("defaultActions")
+    assert listener.get("port") == 80 and action["type"] == "forward"
+    alb_group = aws_dev.one("aws:ec2/securityGroup:SecurityGroup", "dashboard-alb")
+    assert [rule["fromPort"] for rule in alb_group.get("egress")] == [8080]
+    assert "dashboard_user_pool_id" not in aws_dev.outputs
+    assert aws_dev.outputs["dashboard_url"] == f"http://{aws_dev.outputs['dashboard_alb_dns_name']}"
+
+
+NEEDS = "auth is cognito \\(the default\\), which needs "
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        ({}, NEEDS + "dashboard.certificateArn and dashboard.domainName: the load balancer"),
+        ({"certificateArn": "arn:aws:acm:x"}, NEEDS + "dashboard.domainName: "),
+        ({"domainName": "d.example.com"}, NEEDS + "dashboard.certificateArn: "),
+        ({"auth": "basic"}, "auth must be one of cognito, none, not 'basic'"),
+        ({"auth": "none", "domainName": "https://d.example.com/"}, "domainName is a host name"),
+    ],
+)
+def test_dashboard_config_errors_name_the_fix(given: dict[str, str], error: str) -> None:
+    with pytest.raises(ValueError, match=f"^streamkit-aws:dashboard\\.{error}") as raised:
+        check_dashboard(DashboardConfig(**given))
+    if error.startswith(NEEDS):
+        fixes = ("pulumi config set --path dashboard.", "set dashboard.auth to none")
+        assert all(fix in str(raised.value) for fix in fixes)
+
+
+def test_dashboard_configs_that_are_accepted() -> None:
+    check_dashboard(DashboardConfig(auth="none"))
+    check_dashboard(DashboardConfig(certificateArn="arn:aws:acm:x", domainName="d.example.com"))
+
+
+def test_the_stack_stops_before_any_resource_when_cognito_lacks_its_host_name() -> None:
+    """load() checks the dashboard: Pulumi.prod.yaml alone, plus a certificate, is refused."""
+    certificate = "dashboard.certificateArn=arn:aws:acm:eu-west-1:1:certificate/a"
+    with pytest.raises(RuntimeError, match=NEEDS + "dashboard.domainName: "):
+        run_in_subprocess("infra/aws", "--stack", "prod", "--set", certificate)
 
 
 def test_alarms_match_the_alert_rules(stack: StackRun) -> None:

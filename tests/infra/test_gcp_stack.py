@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from adapters.bus.pubsub_wire import dead_letter_policy, parse_pubsub_url
 from app.cloudjob.dataproc import JOB_LABEL, parse_request
 from infra.common.settings_outputs import SETTING_OUTPUTS
 from infra.policy.recorded import Resource
-from tests.infra.conftest import StackRun
+from tests.infra.conftest import GCP_DASHBOARD_MEMBERS, StackRun
 
 COMPONENTS = {
     "ProjectApis",
@@ -171,7 +172,8 @@ def test_each_account_reads_exactly_its_secrets(gcp_dev: StackRun) -> None:
     assert {(r.type, r.get("role")) for r in public} == {
         ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "roles/run.invoker")
     }
-    assert len(public) == 2  # the API and the dashboard, deliberately
+    # The API, deliberately (its keys guard it); the dashboard is behind IAP.
+    assert [r.get("name") for r in public] == ["streamkit-dev-api"]
 
 
 def _batch_request(stack: StackRun) -> dict[str, Any]:
@@ -260,7 +262,10 @@ def test_api_on_cloud_run_egresses_through_the_vpc_with_injected_secrets(gcp_dev
             and envs[name]["valueSource"]["secretKeyRef"]["version"] == "latest"
         )
     assert envs["STREAMKIT_API__CHECK_BUS"]["value"] == "false"
-    assert envs["FORWARDED_ALLOW_IPS"]["value"] == "*"
+    # The client address is the front end's entry of X-Forwarded-For, not the leftmost one
+    # (which the client writes, and which uvicorn would take with FORWARDED_ALLOW_IPS='*').
+    assert envs["STREAMKIT_API__PROXY_HOPS"]["value"] == "1"
+    assert "FORWARDED_ALLOW_IPS" not in envs
     image = next(
         i for i in gcp_dev.of_type("docker:index/image:Image") if i.get("build", "target") == "api"
     )
@@ -342,7 +347,115 @@ def test_required_apis_are_enabled_and_kept(gcp_dev: StackRun) -> None:
     assert {
         "dataproc.googleapis.com",
         "dataprocrm.googleapis.com",
+        "iap.googleapis.com",
         "run.googleapis.com",
         "secretmanager.googleapis.com",
     } <= set(services)
     assert all(s.get("disableOnDestroy") is False for s in services.values())
+
+
+RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+RUN_GRANT = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+IAP_GRANT = "gcp:iap/webCloudRunServiceIamMember:WebCloudRunServiceIamMember"
+IAP_AGENT = "serviceAccount:service-987654321098@gcp-sa-iap.iam.gserviceaccount.com"
+GRANT_YOURSELF = "pulumi config set --path 'dashboard.members[0]' user:you@example.com"
+
+
+def _invokers(stack: StackRun, service: Resource) -> set[tuple[str, str]]:
+    """(role, member) of every grant on the Cloud Run ``service``."""
+    return {
+        (r.get("role"), r.get("member"))
+        for r in stack.of_type(RUN_GRANT)
+        if r.get("name") == service.get("name")
+    }
+
+
+def test_the_dashboard_is_behind_iap_by_default(gcp_dev: StackRun) -> None:
+    service = gcp_dev.one(RUN_SERVICE, "dashboard")
+    assert service.get("iapEnabled") is True
+    assert service.get("launchStage") == "BETA"
+    # Only IAP's service agent may invoke it: no allUsers.
+    assert _invokers(gcp_dev, service) == {("roles/run.invoker", IAP_AGENT)}
+    agent = gcp_dev.one("gcp:projects/serviceIdentity:ServiceIdentity")
+    assert (agent.get("service"), agent.get("project")) == ("iap.googleapis.com", "streamkit-test")
+    assert gcp_dev.outputs["dashboard_access"] == "iap"
+    # Nobody is let through yet, and `pulumi up` says how to grant someone.
+    assert gcp_dev.of_type(IAP_GRANT) == []
+    assert any(GRANT_YOURSELF in w for w in gcp_dev.warnings), gcp_dev.warnings
+
+
+def test_the_api_stays_public(stack: StackRun) -> None:
+    api = stack.one(RUN_SERVICE, "-api")
+    assert api.get("iapEnabled") is None and api.get("launchStage") is None
+    assert _invokers(stack, api) == {("roles/run.invoker", "allUsers")}
+
+
+def test_each_member_gets_through_iap_to_the_dashboard_only(gcp_prod: StackRun) -> None:
+    service = gcp_prod.one(RUN_SERVICE, "dashboard")
+    assert service.get("iapEnabled") is True
+    grants = gcp_prod.of_type(IAP_GRANT)
+    assert sorted(g.get("member") for g in grants) == sorted(GCP_DASHBOARD_MEMBERS)
+    for grant in grants:
+        assert grant.get("role") == "roles/iap.httpsResourceAccessor"
+        assert grant.get("cloudRunServiceName") == service.get("name")
+        assert grant.get("location") == "europe-west1"
+    assert _invokers(gcp_prod, service) == {("roles/run.invoker", IAP_AGENT)}
+    assert not any("dashboard.members" in w for w in gcp_prod.warnings), gcp_prod.warnings
+
+
+@pytest.fixture(scope="module")
+def gcp_public_dashboard(gcp_run: Callable[..., StackRun]) -> StackRun:
+    return gcp_run("dev", "dashboard.access=public")
+
+
+def test_a_public_dashboard_is_an_explicit_choice(
+    gcp_public_dashboard: StackRun, gcp_dev: StackRun
+) -> None:
+    public = gcp_public_dashboard
+    service = public.one(RUN_SERVICE, "dashboard")
+    assert _invokers(public, service) == {("roles/run.invoker", "allUsers")}
+    assert public.outputs["dashboard_access"] == "public"
+    assert public.of_type(IAP_GRANT) == []
+    assert public.of_type("gcp:projects/serviceIdentity:ServiceIdentity") == []
+    # The service as it was before IAP: the same arguments but the two that turn IAP on.
+    behind_iap = gcp_dev.one(RUN_SERVICE, "dashboard").inputs
+    assert service.inputs == {
+        k: v for k, v in behind_iap.items() if k not in ("iapEnabled", "launchStage")
+    }
+    assert public.violations == []  # the policy accepts it: the stack says so
+    assert not any("dashboard" in w for w in public.warnings), public.warnings
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            'dashboard.members=["ana@example.com"]',
+            "dashboard.members[0] 'ana@example.com' is not user:<email>, group:<email>, "
+            "domain:<domain> or serviceAccount:<email>; "
+            "fix: pulumi config set --path 'dashboard.members[0]' user:ana@example.com",
+        ),
+        (
+            'dashboard.members=["user:ana@example.com", "domain:ana@example.com"]',
+            "dashboard.members[1] 'domain:ana@example.com' is not user:<email>",
+        ),
+        (
+            'dashboard.members=["allUsers"]',
+            "dashboard.members[0] 'allUsers' would let anyone in: "
+            "that is dashboard.access public, not a member",
+        ),
+        ("dashboard.members=user:ana@example.com", "dashboard.members is not a list"),
+        (
+            "dashboard.access=open",
+            "dashboard.access is 'open'; allowed: 'iap' (the default: only dashboard.members, "
+            "through Identity-Aware Proxy) or 'public' (anyone on the internet); "
+            "fix: pulumi config set --path 'dashboard.access' iap",
+        ),
+    ],
+)
+def test_a_bad_dashboard_config_is_refused_naming_the_fix(
+    gcp_run: Callable[..., StackRun], setting: str, message: str
+) -> None:
+    with pytest.raises(RuntimeError) as refused:
+        gcp_run("dev", setting)
+    assert f"streamkit-gcp:{message}" in str(refused.value)

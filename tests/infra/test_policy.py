@@ -153,6 +153,77 @@ def test_the_exported_batch_request_is_checked_like_an_environment() -> None:
     assert run_checks(Resources([], {"api_url": "https://u:pw@h"})) == []
 
 
+def _cloud_run(name: str, env: str) -> list[Resource]:
+    """A Cloud Run service given ``env`` (from Secret Manager), and ``allUsers`` may invoke it."""
+    key = {"secretKeyRef": {"secret": "projects/p/secrets/k", "version": "latest"}}
+    service = Resource(
+        "gcp:cloudrunv2/service:Service",
+        f"{name}-service",
+        {
+            "name": name,
+            "location": "europe-west1",
+            "template": {"containers": [{"envs": [{"name": env, "valueSource": key}]}]},
+        },
+    )
+    grant = Resource(
+        "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+        f"{name}-public",
+        {
+            "name": name,
+            "location": "europe-west1",
+            "role": "roles/run.invoker",
+            "member": "allUsers",
+        },
+    )
+    return [service, grant]
+
+
+API = _cloud_run("api", "STREAMKIT_API__KEYS")
+DASHBOARD = _cloud_run("dashboard", "STREAMKIT_DASHBOARD__API_KEY")
+
+
+@pytest.mark.parametrize(
+    ("resources", "outputs", "refused"),
+    [
+        (API, {}, []),  # its keys guard it
+        (DASHBOARD, {}, ["dashboard-public"]),  # private by default
+        (DASHBOARD, {"dashboard_access": "iap"}, ["dashboard-public"]),
+        (DASHBOARD, {"dashboard_access": "public"}, []),  # the explicit opt-in
+        (DASHBOARD, {"dashboard_access": secret("public")}, []),
+        ([*API, *DASHBOARD], {}, ["dashboard-public"]),
+        (_cloud_run("reports", "STREAMKIT_ENV"), {}, ["reports-public"]),  # checks no key
+        (API[1:], {}, ["api-public"]),  # a service the program does not define
+    ],
+)
+def test_only_the_api_may_be_public_and_the_dashboard_when_the_stack_says_so(
+    resources: list[Resource], outputs: dict[str, Any], refused: list[str]
+) -> None:
+    found = run_checks(Resources(resources, outputs), only=["iam"])
+    assert [v.name for v in found] == refused, found
+    assert all("(public)" in v.message for v in found)
+
+
+def test_a_public_dashboard_is_refused_with_the_way_out() -> None:
+    (found,) = run_checks(Resources(DASHBOARD), only=["iam"])
+    assert "holds an API key" in found.message and "IAP" in found.message
+    assert "dashboard.access: public" in found.message
+
+
+def test_an_api_with_empty_keys_is_not_public() -> None:
+    service, grant = API
+    open_api = Resource(
+        service.type,
+        service.name,
+        {
+            **service.inputs,
+            "template": {"containers": [{"envs": [{"name": "STREAMKIT_API__KEYS", "value": ""}]}]},
+        },
+    )
+    assert [v.name for v in run_checks(Resources([open_api, grant]), only=["iam"])] == [
+        "api-public"
+    ]
+
+
 def test_s3_bucket_needs_every_piece() -> None:
     bucket = Resource("aws:s3/bucket:Bucket", "b", {}, id="b")
     found = {v.message for v in run_checks(Resources([bucket]), only=["storage"])}

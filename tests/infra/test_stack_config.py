@@ -33,7 +33,7 @@ GROUPS = {
         "hotStore": gcp_config.HotStoreConfig,
         "job": gcp_config.JobConfig,
         "api": gcp_config.ServiceConfig,
-        "dashboard": gcp_config.ServiceConfig,
+        "dashboard": gcp_config.DashboardConfig,
         "monitoring": gcp_config.MonitoringConfig,
     },
 }

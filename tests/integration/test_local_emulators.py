@@ -14,6 +14,7 @@ from app.localstack.paths import StackPaths
 from app.localstack.stack import LocalStack
 from app.localstack.tools import LocalStackError
 from app.settings import Settings
+from tests.support.sockets import listening, loopback
 
 pytestmark = [pytest.mark.integration, pytest.mark.emulators]
 
@@ -53,6 +54,10 @@ def test_each_emulator_starts_answers_its_api_and_stops(settings: Settings) -> N
         try:
             detail = service.wait_ready(60, print)
             assert detail in DETAILS
+            # Issue 8: emulators are for this machine, on the loopback address only.
+            found = listening(record.pid)
+            assert service.port in {port for _, port in found}, found
+            assert all(loopback(ip) for ip, _ in found), found
             status = service.status()
             assert status.healthy and status.pid == record.pid
         finally:

@@ -9,7 +9,6 @@ port held by a foreign process on a fresh stack.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import subprocess
@@ -30,6 +29,8 @@ from app.localstack.service import ServiceStatus
 from app.localstack.stack import LocalStack
 from app.localstack.tools import LocalStackError
 from app.settings import Settings
+from tests.support.sockets import listening as sockets
+from tests.support.sockets import loopback
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.mongo]
 
@@ -203,22 +204,11 @@ def test_the_cli_status_shows_both_services_healthy(stack: LocalStack) -> None:
 @pytest.mark.timeout(300)
 def test_every_service_listens_on_the_loopback_address_only(stack: LocalStack) -> None:
     # Issue 8: local services are for this machine; nothing may listen on 0.0.0.0 or a LAN address.
-    listening: dict[str, set[tuple[str, int]]] = {}
-    for name in ("kafka", "mongo"):
-        leader = psutil.Process(record_of(stack, name).pid)
-        for proc in [leader, *leader.children(recursive=True)]:
-            for conn in proc.net_connections(kind="inet"):
-                if conn.status == psutil.CONN_LISTEN:
-                    listening.setdefault(name, set()).add((conn.laddr.ip, conn.laddr.port))
-    assert {port for sockets in listening.values() for _, port in sockets} >= set(PORTS)
-    addresses = {ipaddress.ip_address(ip) for sockets in listening.values() for ip, _ in sockets}
-    # Java listens on 127.0.0.1 as the IPv4-mapped ::ffff:127.0.0.1: loopback all the same.
-    assert all(_loopback(a) for a in addresses), listening
-
-
-def _loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+    # The emulators, API, dashboard and Spark driver: test_local_emulators, test_loopback and
+    # test_spark_kafka.
+    listening = {name: sockets(record_of(stack, name).pid) for name in ("kafka", "mongo")}
+    assert {port for found in listening.values() for _, port in found} >= set(PORTS)
+    assert all(loopback(ip) for found in listening.values() for ip, _ in found), listening
 
 
 # ---------------------------------------------------------------------- crashes

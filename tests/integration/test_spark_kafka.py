@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 from adapters.registry import open_bus
 from app.settings import Settings
 from app.spark.session import build_session
 from tests.conftest import KAFKA_URL, require_tcp
+from tests.support.sockets import listening, loopback
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.integration]
 
@@ -31,6 +33,15 @@ def topic_url() -> Iterator[str]:
     bus.ensure(3)
     yield url
     bus.delete()
+
+
+def test_the_driver_listens_on_loopback_only(spark) -> None:  # type: ignore[no-untyped-def]
+    # Issue 8: the driver's RPC, block manager and py4j gateway stay on this machine.
+    assert spark.range(100).count() == 100
+    jvms = [p for p in psutil.Process().children(recursive=True) if p.name() == "java"]
+    found = {socket for jvm in jvms for socket in listening(jvm.pid)}
+    assert jvms and found, "no Spark JVM or no listening socket found under this process"
+    assert all(loopback(ip) for ip, _ in found), found
 
 
 def test_the_session_is_utc_with_rocksdb_state(spark) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from adapters.errors import ConfigurationError
 from adapters.faults import FaultPlan, inject
 from adapters.ports import HotStore
 from adapters.registry import open_hot_store
+from app.api.guard import client_address
 from app.api.main import create_app
 from app.api.models import KpiRange
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES, minute_view
@@ -294,6 +295,76 @@ def test_the_rate_limit_answers_429_with_retry_after(store: HotStore) -> None:
         assert r.json()["error"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
         # Per key: the other key has its own budget.
         assert c.get("/kpis", headers={"X-API-Key": "b"}).status_code == 200
+
+
+def test_refused_keys_have_a_budget_per_client_address(store: HotStore) -> None:
+    with client(store, keys="good", auth_failure_limit="2/minute", proxy_hops=1) as c:
+        wrong = {"X-API-Key": "guess", "X-Forwarded-For": "1.1.1.1"}
+        assert [c.get("/kpis", headers=wrong).status_code for _ in range(3)] == [401, 401, 429]
+        r = c.get("/kpis", headers=wrong)
+        assert r.json()["error"] == "rate_limited" and "refused keys" in r.json()["message"]
+        # Another client has its own budget; a good key is never counted against it.
+        other = {"X-API-Key": "guess", "X-Forwarded-For": "2.2.2.2"}
+        assert c.get("/kpis", headers=other).status_code == 401
+        good = {"X-API-Key": "good", "X-Forwarded-For": "1.1.1.1"}
+        assert c.get("/kpis", headers=good).status_code == 200
+
+
+def test_behind_a_proxy_the_limit_follows_the_address_it_appended(store: HotStore) -> None:
+    # Without keys the limit is per client address; what the client writes into
+    # X-Forwarded-For itself (left of the proxy's entry) must not give it a new budget.
+    with client(store, rate_limit="2/minute", proxy_hops=1) as c:
+        spoofed = [{"X-Forwarded-For": f"10.0.0.{i}, 1.1.1.1"} for i in range(3)]
+        assert [c.get("/kpis", headers=h).status_code for h in spoofed] == [200, 200, 429]
+        assert c.get("/kpis", headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 200
+    # Without proxy_hops the header is not trusted at all: one connection, one budget.
+    with client(store, rate_limit="2/minute") as c:
+        codes = [
+            c.get("/kpis", headers={"X-Forwarded-For": f"9.9.9.{i}"}).status_code for i in range(3)
+        ]
+        assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "hops", "expected"),
+    [
+        ("", 0, "testclient"),
+        ("6.6.6.6", 0, "testclient"),
+        ("6.6.6.6, 1.2.3.4", 1, "1.2.3.4"),
+        ("6.6.6.6, 1.2.3.4, 10.0.0.9", 2, "1.2.3.4"),
+        ("1.2.3.4", 2, "testclient"),  # did not pass both proxies
+    ],
+)
+def test_the_client_address(forwarded: str, hops: int, expected: str) -> None:
+    headers = {b"x-forwarded-for": forwarded.encode()} if forwarded else {}
+    assert client_address({"client": ("testclient", 50000)}, headers, hops) == expected
+
+
+class _CountingStore:
+    """The memory store, counting the pings /health makes."""
+
+    def __init__(self, inner: HotStore) -> None:
+        self.inner, self.pings = inner, 0
+
+    def ping(self, timeout_s: float = 5.0) -> float:
+        self.pings += 1
+        return self.inner.ping(timeout_s)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_health_answers_are_reused_for_health_cache_s(store: HotStore) -> None:
+    store.upsert_many(HEALTH, [health_doc(3)], ["job"])
+    counting = _CountingStore(store)
+    with TestClient(create_app(settings(health_cache_s=30), hot_store=counting)) as c:  # type: ignore[arg-type]
+        answers = [c.get("/health").json() for _ in range(5)]
+    assert counting.pings == 1 and all(a == answers[0] for a in answers)
+    counting = _CountingStore(store)
+    with TestClient(create_app(settings(health_cache_s=0), hot_store=counting)) as c:  # type: ignore[arg-type]
+        for _ in range(3):
+            c.get("/health")
+    assert counting.pings == 3
 
 
 def test_cors_is_off_unless_origins_are_listed(store: HotStore) -> None:

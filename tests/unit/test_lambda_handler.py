@@ -37,6 +37,8 @@ def store_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"memory://lambda-{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("STREAMKIT_HOT_STORE_URL", url)
     monkeypatch.setenv("STREAMKIT_API__CHECK_BUS", "false")
+    # Every /health checks afresh, so each warm call below really uses the store.
+    monkeypatch.setenv("STREAMKIT_API__HEALTH_CACHE_S", "0")
     monkeypatch.delenv("STREAMKIT_API__BASE_PATH", raising=False)
     monkeypatch.delenv("STREAMKIT_API__KEYS", raising=False)
     get_settings.cache_clear()

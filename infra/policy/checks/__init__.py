@@ -6,7 +6,8 @@ Each check is named (the name fixtures declare they must trip) and registered in
 * ``database``: no database reachable from the internet (DocumentDB placement and security
   groups, the Atlas IP access list, container ports published beyond loopback);
 * ``iam``: no wildcard IAM actions or resources, no AWS-managed policies, no primitive GCP
-  roles, no public members except the deliberately public Cloud Run invoker;
+  roles, no public members except the Cloud Run invoker of the API (and of the dashboard
+  only when the program exports ``dashboard_access: public``);
 * ``secrets``: secrets never in plain environment values (Lambda, ECS, EMR Serverless,
   Cloud Run, Dataproc, Docker).
 """
