@@ -82,6 +82,10 @@ CASES: dict[str, Case] = {
         ["schema", "show", "--out", "{dir}/a-file/schema.json"],
         ("cannot write", "pass --out a file in a writable directory"),
     ),
+    "schema/check-missing-file": Case(
+        ["schema", "check", "{dir}/nope.json", "{dir}/nope2.json"],
+        ("cannot read", "pass the path of a JSON Schema file"),
+    ),
     # ------------------------------------------------------------ wrong formats
     "replay/binary-garbage": Case(
         ["replay", "{dir}/garbage.csv"], ("cannot tell the format", "--format native"), usage=True
