@@ -10,7 +10,8 @@ leaves the same result when repeated:
   sessions (which never change) inserted unless their id is stored;
   latency histograms and per-minute session sums are merged at most once
   per batch (``add_once``);
-* archive files are named by batch id, so a rewrite replaces them.
+* archive files (events, late events, rejected records, closed sessions, final
+  minutes) are named by batch id, so a rewrite replaces them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 
 #: Archive datasets, each under its own prefix.
 EVENTS, LATE_EVENTS = "events", "late_events"
+#: Records the contract refused, raw, with their reason and position on the bus: the
+#: dead-letter topic keeps them only for its retention, and a recomputation from the
+#: archive needs them to count a minute's dead letters (docs/operations.md).
+REJECTS = "rejects"
+#: What is kept of a rejected record.
+REJECT_FIELDS = ("raw", "reason", "message", *POSITION)
 #: A session record, as stored and archived.
 SESSION_FIELDS = (
     "session_id",
@@ -139,7 +146,8 @@ class Sinks:
             report.stages[stage] = round(now - mark, 4)
             mark = now
 
-        self._dead_letters(_rows(table, Kind.REJECT, ("raw", "reason", "message", *POSITION)))
+        rejects = _rows(table, Kind.REJECT, REJECT_FIELDS)
+        self._dead_letters(rejects)
         lap("dead_letters")
         self.crash.reached(Point.AFTER_DEADLETTERS, batch_id)
         minutes = _rows(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
@@ -150,7 +158,7 @@ class Sinks:
         self._hot(minutes, sessions, events, batch_id)
         lap("hot_store")
         self.crash.reached(Point.AFTER_HOT_STORE, batch_id)
-        self._archive(table, minutes, sessions, events, batch_id)
+        self._archive(table, minutes, sessions, events, rejects, batch_id)
         lap("archive")
         self.crash.reached(Point.AFTER_ARCHIVE, batch_id)
         if minutes.num_rows:
@@ -280,6 +288,7 @@ class Sinks:
         minutes: pa.Table,
         sessions: pa.Table,
         events: pa.Table,
+        rejects: pa.Table,
         batch_id: int,
     ) -> None:
         name = f"{batch_id:010d}"
@@ -290,6 +299,8 @@ class Sinks:
             (LATE_EVENTS, late, "event_time"),
             (SESSIONS, sessions, "start"),
             (KPI_MINUTES, final, "minute"),
+            # By when they were published: a refused record may have no event time at all.
+            (REJECTS, rejects, "publish_time"),
         ):
             if rows.num_rows:
                 write = partial(

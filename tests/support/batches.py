@@ -47,6 +47,7 @@ def batch(*, closing: bool) -> pa.Table:
             "message": "not JSON: unexpected character",
             "partition": 1,
             "offset": 9,
+            "publish_time": MINUTE,  # every bus stamps it (the job counts rejects by it)
         },
         {
             "kind": "minute",

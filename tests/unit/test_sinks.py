@@ -16,7 +16,7 @@ from adapters.registry import open_archive, open_bus, open_hot_store
 from app.pipeline.backoff import Backoff
 from app.pipeline.crash import CrashPlan
 from app.pipeline.documents import SESSION_MINUTES, SESSION_SUMS
-from app.pipeline.sinks import EVENTS, LATE_EVENTS, SESSIONS, Sinks
+from app.pipeline.sinks import EVENTS, LATE_EVENTS, REJECTS, SESSIONS, Sinks
 from tests.support.batches import MINUTE, batch
 
 
@@ -54,6 +54,9 @@ def test_each_kind_of_row_reaches_its_sink(setup: Setup) -> None:
     assert setup.archive.read(LATE_EVENTS).num_rows == 1
     assert setup.archive.read(SESSIONS).num_rows == 1
     assert setup.archive.read("kpi_minutes").num_rows == 1  # final in this batch
+    [reject] = setup.archive.read(REJECTS).to_pylist()
+    assert (reject["reason"], reject["partition"], reject["offset"]) == ("not_json", 1, 9)
+    assert reject["raw"] == b"{not json"  # the bytes as they were on the bus
     [letter] = _letters(setup.dead)
     assert letter["reason"] == "not_json" and letter["source_position"] == "1/9"
     assert letter["message"] == "not JSON: unexpected character"  # the validator's, passed on
