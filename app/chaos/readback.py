@@ -8,7 +8,6 @@ and restarts included: the oracle's lateness then follows the batches with no gu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,21 +18,10 @@ from adapters.ports import Archive, Bus, BusMessage, HotStore
 from app.bench.backlog import planned_offsets
 from app.chaos.verify import Outputs
 from app.pipeline.documents import KPI_MINUTES, SESSIONS
+from app.topics import read_topic
 
 #: The archive's datasets the verdict reads.
 DATASETS = ("events", "late_events", "sessions", "kpi_minutes")
-
-
-def read_topic(bus: Bus) -> list[BusMessage]:
-    """Every message of a topic, from the beginning (a reader group of its own)."""
-    reader = bus.reader(f"readback_{uuid.uuid4().hex[:8]}")
-    messages: list[BusMessage] = []
-    try:
-        while batch := reader.read(5_000, timeout_s=5.0):
-            messages.extend(batch)
-    finally:
-        reader.close()
-    return messages
 
 
 #: Spark keeps only the newest 100 entries of the offset log by default; a run read back needs

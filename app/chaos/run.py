@@ -37,7 +37,7 @@ from app.chaos.inject import (
 )
 from app.chaos.outages import archive_outage_url
 from app.chaos.outcome import Outcome
-from app.chaos.readback import KEEP_BATCHES, batch_ends, in_batch_order, outputs, read_topic
+from app.chaos.readback import KEEP_BATCHES, batch_ends, in_batch_order, outputs
 from app.chaos.report import markdown
 from app.chaos.scenarios import NAMES, ChaosOptions, Outage, Scenario, scenarios
 from app.chaos.scenarios import quick as quick_options
@@ -46,6 +46,7 @@ from app.chaos.verify import Outputs, verify
 from app.cli.replay import summary_count
 from app.generate import Options, generate
 from app.settings import Settings
+from app.topics import read_topic
 
 Progress = Callable[[str], None]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters.urls import mask_url
-from app.cli import bench, job, local, package, schema
+from app.cli import bench, deadletter, job, local, package, schema
 from app.cli.alerts import alerts
 from app.cli.api import api
 from app.cli.chaos import chaos
@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(local.app, name="local")
 app.add_typer(schema.app, name="schema")
+app.add_typer(deadletter.app, name="deadletter")
 app.add_typer(bench.app, name="bench")
 app.add_typer(package.app, name="package")
 app.add_typer(job.app, name="job")

@@ -24,8 +24,8 @@ from adapters.ports import Bus
 from adapters.registry import open_archive, open_hot_store
 from app.chaos.readback import KEEP_BATCHES, in_batch_order
 from app.chaos.readback import batch_ends as batches_of
-from app.chaos.readback import read_topic as read_all
 from app.chaos.supervisor import kill_group
+from app.topics import read_topic as read_all
 from tests.conftest import MONGO_URL, require_tcp
 
 __all__ = ["Run", "batches_of", "in_batch_order", "kill_group", "read_all"]

@@ -1,0 +1,1 @@
+"""Dead-letter triage: what the topic holds, by reason and minute (docs/operations.md)."""
