@@ -5,18 +5,24 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
+from adapters import registry
 from adapters.errors import ConfigurationError, StreamkitError
 from app.cli.kpis import parse_time
 from app.cli.output import echo, fail_on_error
-from app.cli.wiring import deadletter_bus, load_settings, naming
+from app.cli.wiring import deadletter_bus, events_bus, hot_store, load_settings, naming
 from app.deadletter.letters import UNREADABLE, Entry, counts, distinct, parse
+from app.deadletter.replay import Outcome, load_fix, marker_url
+from app.deadletter.replay import replay as do_replay
 from app.events.rejects import Reason
-from app.pipeline.documents import iso
+from app.pipeline.documents import HEALTH, iso
+from app.settings import Settings
 from app.topics import keeps_history, read_topic
 
 app = typer.Typer(
@@ -149,3 +155,135 @@ def _describe(entry: Entry, raw: bool) -> list[str]:
 
 def _stamp(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S}Z"
+
+
+@app.command()
+@fail_on_error
+def replay(
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Only dead letters of this reason.")
+    ] = None,
+    since: Since = None,
+    fix: Annotated[
+        Path | None,
+        typer.Option(
+            "--fix",
+            help="A Python file defining fix(raw: bytes, dead_letter) -> bytes | None, applied "
+            "to each record first (None leaves it dead).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be replayed; publish nothing.")
+    ] = False,
+    late_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--late-out",
+            help="Where events older than the job's watermark are written (JSON lines). "
+            "Default: deadletter-too-late-<time>.jsonl here.",
+        ),
+    ] = None,
+    ignore_watermark: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-watermark",
+            help="Replay even without the job's watermark (no health report in the hot store).",
+        ),
+    ] = False,
+    wait: Wait = 5.0,
+) -> None:
+    """Re-publish dead letters to the events topic, each at most once, optionally fixed.
+
+    Each replayed dead_letter_id is recorded on a marker topic (the dead-letter topic's name
+    + "_replayed") once its event is acknowledged, and skipped by later replays; an event that
+    gets in twice is dropped by the job's event_id dedup. A record the contract still refuses
+    is not published but reported; an event older than the job's watermark (which the job
+    would drop as late) is written to --late-out instead. Exits 1 when a fix raised or a
+    publish was not acknowledged.
+    """
+    if reason is not None and reason not in _REASONS:
+        msg = f"--reason {reason!r} is not a reason; use one of {', '.join(_REASONS)}"
+        raise typer.BadParameter(msg)
+    fixer = load_fix(fix) if fix is not None else None
+    settings = load_settings()
+    watermark = None if ignore_watermark else _watermark(settings)
+    _, entries, _ = _read(since, wait)
+    chosen = [e for e in entries if e.letter is not None and (reason is None or e.reason == reason)]
+    events, markers = events_bus(settings), registry.open_bus(marker_url(settings.deadletter_url))
+    try:
+        with naming("STREAMKIT_DEADLETTER_URL"):
+            markers.ensure(1)
+        with naming("STREAMKIT_BUS_URL"):
+            outcome = do_replay(
+                chosen,
+                events=events,
+                markers=markers,
+                watermark=watermark,
+                fix=fixer,
+                dry_run=dry_run,
+                progress=lambda m: typer.echo(f"deadletter | {m}", err=True),
+            )
+    finally:
+        for bus in (events, markers):
+            with contextlib.suppress(StreamkitError):
+                bus.close()
+    _report(outcome, len(chosen), dry_run, late_out, watermark)
+    if outcome.fix_failed or outcome.not_acknowledged:
+        raise typer.Exit(1)
+
+
+def _watermark(settings: Settings) -> datetime:
+    """The job's watermark from its health report; an error naming the way out without one."""
+    store = hot_store(settings)
+    try:
+        with naming("STREAMKIT_HOT_STORE_URL"):
+            doc = store.latest(HEALTH, "job")
+    finally:
+        with contextlib.suppress(StreamkitError):
+            store.close()
+    mark = (doc or {}).get("watermark")
+    if not isinstance(mark, datetime):
+        msg = (
+            "the job's watermark is unknown (no health report with a watermark in the hot "
+            "store): start `streamkit pipeline` first, or pass --ignore-watermark to replay "
+            "without checking which events the job would drop as late"
+        )
+        raise ConfigurationError(msg)
+    return mark.astimezone(UTC)
+
+
+def _report(
+    outcome: Outcome, chosen: int, dry_run: bool, late_out: Path | None, watermark: datetime | None
+) -> None:
+    verb = "would replay" if dry_run else "replayed"
+    echo(f"{verb} {len(outcome.published):,} of {chosen:,} dead letters")
+    if outcome.already_replayed:
+        echo(f"skipped {len(outcome.already_replayed):,} replayed before (marker topic)")
+    if outcome.left_dead:
+        echo(f"left {len(outcome.left_dead):,} dead: the fix returned None")
+    if outcome.still_invalid:
+        reasons = Counter(why for _, why in outcome.still_invalid)
+        listed = ", ".join(f"{r} {n:,}" for r, n in reasons.most_common())
+        echo(f"not replayed, still refused by the contract: {listed}")
+    for dead_letter_id, why in outcome.fix_failed:
+        typer.secho(f"fix failed on {dead_letter_id}: {why}", err=True, fg=typer.colors.RED)
+    for dead_letter_id, why in outcome.not_acknowledged:
+        typer.secho(f"not acknowledged: {dead_letter_id}: {why}", err=True, fg=typer.colors.RED)
+    if outcome.too_late:
+        path = late_out or Path(f"deadletter-too-late-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
+        lines = [
+            orjson.dumps({"dead_letter_id": i, "event": e.model_dump(mode="json")})
+            for i, e in outcome.too_late
+        ]
+        if not dry_run:
+            try:
+                path.write_bytes(b"\n".join(lines) + b"\n")
+            except OSError as e:
+                msg = f"cannot write {path}: {e.strerror}; pass --late-out a writable file"
+                raise ConfigurationError(msg) from e
+        where = "would be written" if dry_run else "written"
+        echo(
+            f"{len(outcome.too_late):,} events are older than the job's watermark "
+            f"{iso(watermark) if watermark else '-'} and would be dropped as late: {where} to "
+            f"{path}; their minutes need a recomputation from the archive (docs/operations.md)"
+        )
