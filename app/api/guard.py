@@ -70,10 +70,9 @@ class Guard:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        presented = headers.get(HEADER, b"")
+        presented = dict(scope["headers"]).get(HEADER, b"")
         if self._keys and not self._known(presented):
-            address = client_address(scope, headers, self._hops)
+            address = client_address(scope, self._hops)
             if await self._over(send, self._failures, f"auth:{address}", "refused keys"):
                 return
             message = "missing or unknown API key: send it in the X-API-Key header"
@@ -82,7 +81,7 @@ class Guard:
         caller = (
             f"key:{key_id(presented.decode('latin-1'))}"
             if self._keys
-            else f"addr:{client_address(scope, headers, self._hops)}"
+            else f"addr:{client_address(scope, self._hops)}"
         )
         if await self._over(send, self._limit, caller, "requests"):
             return
@@ -106,7 +105,7 @@ class Guard:
         return found
 
 
-def client_address(scope: Scope, headers: dict[bytes, bytes], proxy_hops: int) -> str:
+def client_address(scope: Scope, proxy_hops: int) -> str:
     """The client's address: the connection's, or the one the nearest trusted proxy appended.
 
     With ``proxy_hops`` proxies in front, each appending its peer to ``X-Forwarded-For``,
@@ -114,8 +113,10 @@ def client_address(scope: Scope, headers: dict[bytes, bytes], proxy_hops: int) -
     did not pass through them all: the connection's address is used.
     """
     if proxy_hops:
-        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-        entries = [e.strip() for e in forwarded.split(",") if e.strip()]
+        # Several X-Forwarded-For lines are one list, in order (RFC 9110): a proxy may add
+        # its entry as a line of its own, so the last line alone may not hold them all.
+        lines = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+        entries = [e.strip() for e in ",".join(lines).split(",") if e.strip()]
         if len(entries) >= proxy_hops:
             return entries[-proxy_hops]
     client = scope.get("client")

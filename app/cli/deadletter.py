@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections import Counter
@@ -9,16 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
-from adapters import registry
 from adapters.errors import ConfigurationError, StreamkitError
 from app.cli.kpis import parse_time
 from app.cli.output import echo, fail_on_error
 from app.cli.wiring import deadletter_bus, events_bus, hot_store, load_settings, naming
 from app.deadletter.letters import UNREADABLE, Entry, counts, distinct, parse
-from app.deadletter.replay import Outcome, load_fix, marker_url
+from app.deadletter.replay import Outcome, load_fix
 from app.deadletter.replay import replay as do_replay
 from app.events.rejects import Reason
 from app.pipeline.documents import HEALTH, iso
@@ -138,7 +137,12 @@ def _describe(entry: Entry, raw: bool) -> list[str]:
     letter, at = entry.letter, _stamp(entry.at)
     if letter is None:
         where = f"{entry.message.partition}/{entry.message.offset}"
-        payload = entry.message.value.decode("utf-8", errors="replace")[:200]
+        value = entry.message.value
+        payload = (
+            base64.b64encode(value).decode()
+            if raw
+            else value.decode("utf-8", errors="replace")[:200]
+        )
         return [
             f"{at}  {UNREADABLE}  at {where} of the dead-letter topic",
             f"  {entry.problem}",
@@ -194,12 +198,12 @@ def replay(
 ) -> None:
     """Re-publish dead letters to the events topic, each at most once, optionally fixed.
 
-    Each replayed dead_letter_id is recorded on a marker topic (the dead-letter topic's name
-    + "_replayed") once its event is acknowledged, and skipped by later replays; an event that
-    gets in twice is dropped by the job's event_id dedup. A record the contract still refuses
-    is not published but reported; an event older than the job's watermark (which the job
-    would drop as late) is written to --late-out instead. Exits 1 when a fix raised or a
-    publish was not acknowledged.
+    Each replayed dead_letter_id is recorded in the hot store (deadletter_replays) once its
+    event is acknowledged, and skipped by later replays; an event that gets in twice is dropped
+    by the job's event_id dedup. A record the contract still refuses is not published but
+    reported; an event older than the job's watermark (which the job would drop as late) is
+    written to --late-out instead, and recorded too. Exits 1 when a fix raised or a publish
+    was not acknowledged.
     """
     if reason is not None and reason not in _REASONS:
         msg = f"--reason {reason!r} is not a reason; use one of {', '.join(_REASONS)}"
@@ -209,25 +213,28 @@ def replay(
     watermark = None if ignore_watermark else _watermark(settings)
     _, entries, _ = _read(since, wait)
     chosen = [e for e in entries if e.letter is not None and (reason is None or e.reason == reason)]
-    events, markers = events_bus(settings), registry.open_bus(marker_url(settings.deadletter_url))
+    events = events_bus(settings)
     try:
-        with naming("STREAMKIT_DEADLETTER_URL"):
-            markers.ensure(1)
-        with naming("STREAMKIT_BUS_URL"):
+        replays = hot_store(settings)
+        try:
+            # Errors name their own (masked) URL: bus or hot store, either may fail here.
             outcome = do_replay(
                 chosen,
                 events=events,
-                markers=markers,
+                replays=replays,
                 watermark=watermark,
                 fix=fixer,
                 dry_run=dry_run,
+                late_out=late_out,
                 progress=lambda m: typer.echo(f"deadletter | {m}", err=True),
             )
-    finally:
-        for bus in (events, markers):
+        finally:
             with contextlib.suppress(StreamkitError):
-                bus.close()
-    _report(outcome, len(chosen), dry_run, late_out, watermark)
+                replays.close()
+    finally:
+        with contextlib.suppress(StreamkitError):
+            events.close()
+    _report(outcome, len(chosen), dry_run, watermark)
     if outcome.fix_failed or outcome.not_acknowledged:
         raise typer.Exit(1)
 
@@ -252,13 +259,11 @@ def _watermark(settings: Settings) -> datetime:
     return mark.astimezone(UTC)
 
 
-def _report(
-    outcome: Outcome, chosen: int, dry_run: bool, late_out: Path | None, watermark: datetime | None
-) -> None:
+def _report(outcome: Outcome, chosen: int, dry_run: bool, watermark: datetime | None) -> None:
     verb = "would replay" if dry_run else "replayed"
     echo(f"{verb} {len(outcome.published):,} of {chosen:,} dead letters")
     if outcome.already_replayed:
-        echo(f"skipped {len(outcome.already_replayed):,} replayed before (marker topic)")
+        echo(f"skipped {len(outcome.already_replayed):,} replayed or set aside before")
     if outcome.left_dead:
         echo(f"left {len(outcome.left_dead):,} dead: the fix returned None")
     if outcome.still_invalid:
@@ -270,20 +275,9 @@ def _report(
     for dead_letter_id, why in outcome.not_acknowledged:
         typer.secho(f"not acknowledged: {dead_letter_id}: {why}", err=True, fg=typer.colors.RED)
     if outcome.too_late:
-        path = late_out or Path(f"deadletter-too-late-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
-        lines = [
-            orjson.dumps({"dead_letter_id": i, "event": e.model_dump(mode="json")})
-            for i, e in outcome.too_late
-        ]
-        if not dry_run:
-            try:
-                path.write_bytes(b"\n".join(lines) + b"\n")
-            except OSError as e:
-                msg = f"cannot write {path}: {e.strerror}; pass --late-out a writable file"
-                raise ConfigurationError(msg) from e
-        where = "would be written" if dry_run else "written"
+        where = f"written to {outcome.late_file}" if outcome.late_file else "would be set aside"
         echo(
             f"{len(outcome.too_late):,} events are older than the job's watermark "
-            f"{iso(watermark) if watermark else '-'} and would be dropped as late: {where} to "
-            f"{path}; their minutes need a recomputation from the archive (docs/operations.md)"
+            f"{iso(watermark) if watermark else '-'} and would be dropped as late: {where}; "
+            "their minutes need a recomputation from the archive (docs/operations.md)"
         )

@@ -33,7 +33,9 @@ def pipeline(
         typer.Option(
             "--reset",
             help="Delete the job's checkpoint first: reprocess the bus from its beginning "
-            "(hot-store documents are overwritten, archive files of the same batches replaced).",
+            "(minute documents are overwritten and archive files of the same batches replaced; "
+            "closed sessions already stored are kept, since a closed session never changes: "
+            "drop the sessions collection to write them afresh).",
         ),
     ] = False,
 ) -> None:

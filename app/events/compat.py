@@ -14,6 +14,7 @@ else is refused, naming the field:
   producers send, wider what old readers accept (a new ``event_type`` would be dead-lettered
   by the old job);
 * a new field where the old schema forbids unknown ones (``additionalProperties: false``);
+* a field's default changed (an absent field would read differently);
 * a ``schema_version`` default that does not grow.
 
 The schemas are the ones :func:`app.events.contract.json_schema` generates (pydantic's JSON
@@ -30,7 +31,7 @@ from typing import Any
 
 from adapters.errors import ConfigurationError
 
-#: Keywords that say nothing about which values are valid.
+#: Keywords that say nothing about which values are valid (``default`` is compared apart).
 _ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment"})
 
 
@@ -87,6 +88,13 @@ def check(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Problem]:
         after = _accepted(new_fields[name], new.get("$defs", {}))
         if before != after:
             problems.append(Problem(name, _difference(before, after)))
+        # An absent optional field reads as its default: a new default would make old and
+        # new readers see different values in one event (schema_version must change, below).
+        old_default = _field(old_fields[name]).get("default")
+        new_default = _field(new_fields[name]).get("default")
+        if name != "schema_version" and old_default != new_default:
+            said = f"default changed from {old_default!r} to {new_default!r}"
+            problems.append(Problem(name, f"{said}: readers disagree on events that lack it"))
     problems += _version(old_fields, new_fields)
     return problems
 
@@ -103,11 +111,22 @@ def _version(old_fields: Mapping[str, Any], new_fields: Mapping[str, Any]) -> li
 Accepted = frozenset[frozenset[tuple[str, str]]]
 
 
-def _accepted(field: Mapping[str, Any], defs: Mapping[str, Any]) -> Accepted:
-    """What a field accepts, without annotations, ``$ref`` resolved, ``anyOf`` flattened."""
-    resolved = _resolve(field, defs)
-    branches = resolved.get("anyOf") or resolved.get("oneOf") or [resolved]
-    return frozenset(_keywords(_resolve(b, defs)) for b in branches)
+def _field(node: object) -> Mapping[str, Any]:
+    """A field's schema as a mapping (``true``/``false`` schemas have no keywords)."""
+    return node if isinstance(node, Mapping) else {}
+
+
+def _accepted(field: object, defs: Mapping[str, Any]) -> Accepted:
+    """What a field accepts, without annotations, ``$ref`` resolved, ``anyOf`` flattened.
+
+    Keywords next to ``anyOf`` apply to every branch, so each branch gets them.
+    """
+    if isinstance(field, bool):  # the schema true (anything) or false (nothing)
+        return frozenset({frozenset({("boolean schema", json.dumps(field))})})
+    resolved = _resolve(_field(field), defs)
+    branches = resolved.get("anyOf") or resolved.get("oneOf") or [{}]
+    shared = {k: v for k, v in resolved.items() if k not in ("anyOf", "oneOf")}
+    return frozenset(_keywords(shared | _resolve(_field(b), defs)) for b in branches)
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ account that does not exist yet.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -24,8 +25,13 @@ ACCESSOR = "roles/iap.httpsResourceAccessor"
 
 
 def _slug(member: str) -> str:
-    """A member as a resource-name suffix: ``user:ana@example.com`` -> ``user-ana-example-com``."""
-    return re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")
+    """A member as a resource-name suffix: ``user:ana@example.com`` -> ``user-ana-example-com-…``.
+
+    The readable part alone would make ``a.b@x.com`` and ``a-b@x.com`` one name, so a short
+    hash of the member itself follows it.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")
+    return f"{readable}-{hashlib.sha256(member.lower().encode()).hexdigest()[:6]}"
 
 
 def behind_iap(

@@ -115,7 +115,7 @@ class Run:
             store.close()
 
 
-#: Every collection a set-up's commands write: the job's and the alert loop's.
+#: Every collection a set-up's commands write: the job's, the alert loop's, the replays'.
 _COLLECTIONS = (
     "kpi_minutes",
     "sessions",
@@ -123,6 +123,7 @@ _COLLECTIONS = (
     "pipeline_health",
     "alert_state",
     "alert_events",
+    "deadletter_replays",
 )
 
 

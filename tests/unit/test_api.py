@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from adapters.faults import FaultPlan, inject
 from adapters.ports import HotStore
 from adapters.registry import open_hot_store
 from app.api.guard import client_address
+from app.api.health import Memo
 from app.api.main import create_app
 from app.api.models import KpiRange
 from app.pipeline.documents import HEALTH, JOB, KPI_MINUTES, SESSION_MINUTES, minute_view
@@ -336,8 +339,16 @@ def test_behind_a_proxy_the_limit_follows_the_address_it_appended(store: HotStor
     ],
 )
 def test_the_client_address(forwarded: str, hops: int, expected: str) -> None:
-    headers = {b"x-forwarded-for": forwarded.encode()} if forwarded else {}
-    assert client_address({"client": ("testclient", 50000)}, headers, hops) == expected
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    scope = {"client": ("testclient", 50000), "headers": headers}
+    assert client_address(scope, hops) == expected
+
+
+def test_several_forwarded_lines_are_one_list_in_order() -> None:
+    # Each of two proxies added a line after the client's own: together they are one list.
+    lines = (b"6.6.6.6", b"1.2.3.4", b"10.0.0.9")
+    scope = {"client": ("testclient", 50000), "headers": [(b"x-forwarded-for", v) for v in lines]}
+    assert client_address(scope, 2) == "1.2.3.4"
 
 
 class _CountingStore:
@@ -423,3 +434,17 @@ def test_production_refuses_to_serve_without_keys() -> None:
     app(allow_open=True)  # open on purpose: served
     # Outside production an open API is the local default.
     create_app(Settings(hot_store_url="memory://open"), hot_store=open_hot_store("memory://open"))
+
+
+def test_requests_during_a_health_check_share_it() -> None:
+    calls: list[float] = []
+
+    def slow_check() -> Any:
+        calls.append(time.monotonic())
+        time.sleep(0.3)
+        return {"status": "healthy"}
+
+    memo = Memo(ttl_s=5)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: memo.get(slow_check), range(4)))
+    assert len(calls) == 1 and all(a is answers[0] for a in answers)

@@ -16,7 +16,7 @@ from adapters import registry
 from adapters.hot import memory as memory_hot
 from adapters.ports import Bus, HotStore
 from app.cli.main import app
-from app.deadletter.replay import REPLAY_HEADER, marker_url
+from app.deadletter.replay import REPLAY_HEADER, REPLAYS
 from app.events.rejects import Reason, Rejection, dead_letter
 from app.pipeline.documents import HEALTH, JOB
 from app.settings import get_settings
@@ -93,7 +93,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stack]:
     yield Stack(events, dead, hot, tmp_path)
     get_settings.cache_clear()
     memory_hot.reset(f"hot-{run}")
-    for bus in (events, dead, registry.open_bus(marker_url(dead.url))):
+    for bus in (events, dead):
         bus.delete()
 
 
@@ -126,10 +126,19 @@ def test_fixed_dead_letters_are_replayed_once_and_late_ones_kept_out(stack: Stac
     assert all(dict(m.headers).get(REPLAY_HEADER) for m in messages)
     assert {m.key for m in messages} == {b"u1", b"u2"}  # keyed by user, as the producers do
 
-    again = stack.run("--fix", str(fix), "--late-out", "late.jsonl")
+    # A replay is a new ingestion: its latency starts now, not when the record first came.
+    assert all(
+        e["ingest_ts"] >= (NOW - timedelta(seconds=5)).isoformat()[:19] for e in stack.replayed()
+    )
+    recorded = {d["dead_letter_id"]: d["outcome"] for d in stack.hot.find_range(REPLAYS, "at")}
+    assert sorted(recorded.values()) == ["older than the watermark", "published", "published"]
+
+    again = stack.run("--fix", str(fix), "--late-out", "late-again.jsonl")
     assert again.exit_code == 0, again.output
-    assert "replayed 0 of 4" in again.stdout and "skipped 2 replayed before" in again.stdout
+    assert "replayed 0 of 4" in again.stdout
+    assert "skipped 3 replayed or set aside before" in again.stdout
     assert len(stack.replayed()) == 2  # nothing sent twice
+    assert not (stack.tmp / "late-again.jsonl").exists()  # nor set aside twice
 
 
 def test_without_a_fix_only_what_the_contract_now_accepts_is_replayed(stack: Stack) -> None:
@@ -178,11 +187,13 @@ def test_without_the_jobs_watermark_it_refuses_unless_told(stack: Stack) -> None
     assert "replayed 2 of 4" in forced.stdout  # the old event too: nothing says it is late
 
 
-def test_the_marker_topic_sits_next_to_the_dead_letter_topic() -> None:
-    assert marker_url("kafka://127.0.0.1:9092/events_deadletter") == (
-        "kafka://127.0.0.1:9092/events_deadletter_replayed"
+def test_a_dead_letter_whose_payload_is_not_base64_is_reported_not_fatal(stack: Stack) -> None:
+    good = json.loads(
+        dead_letter(b"{", Rejection(reason=Reason.NOT_JSON, message="x"), "s", "0/9").to_json()
     )
-    assert marker_url("kafka://h:9092/dl?security.protocol=SSL") == (
-        "kafka://h:9092/dl_replayed?security.protocol=SSL"
-    )
-    assert marker_url("memory://dl-1") == "memory://dl-1_replayed"
+    publisher = stack.dead.publisher()
+    publisher.publish(json.dumps(good | {"raw_b64": "%%% not base64"}).encode())
+    assert publisher.flush().ok
+    result = stack.run("--ignore-watermark")
+    assert result.exit_code == 0, result.output
+    assert "raw_b64 is not base64 1" in result.stdout

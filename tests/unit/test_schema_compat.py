@@ -177,3 +177,18 @@ def test_the_command_exits_0_1_or_2(tmp_path: Path) -> None:
     garbled = runner.invoke(app, ["schema", "check", str(v1), str(tmp_path / "text.json")])
     assert garbled.exit_code == 2 and "is not JSON" in garbled.stderr
     assert "Traceback" not in missing.stderr + garbled.stderr
+
+
+def test_a_changed_default_is_refused() -> None:
+    problems = check(current(), next_version(_set("properties/currency/default", "EUR")))
+    assert fields(problems) == ["currency"] and "default changed from 'USD' to 'EUR'" in str(
+        problems[0]
+    )
+
+
+def test_keywords_beside_any_of_and_boolean_schemas_count() -> None:
+    def narrow(s: Schema) -> None:
+        s["properties"]["brand"]["maxLength"] = 10  # beside anyOf: applies to every branch
+
+    assert fields(check(current(), next_version(narrow))) == ["brand"]
+    assert fields(check(current(), next_version(_set("properties/brand", True)))) == ["brand"]
