@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from adapters.errors import ConfigurationError, StreamkitError
+from adapters.ports import HotStore
 from app.cli.kpis import parse_time
 from app.cli.output import echo, fail_on_error
 from app.cli.wiring import deadletter_bus, events_bus, hot_store, load_settings, naming
@@ -21,7 +22,6 @@ from app.deadletter.replay import Outcome, load_fix
 from app.deadletter.replay import replay as do_replay
 from app.events.rejects import Reason
 from app.pipeline.documents import HEALTH, iso
-from app.settings import Settings
 from app.topics import keeps_history, read_topic
 
 app = typer.Typer(
@@ -36,6 +36,10 @@ Wait = Annotated[
         "--wait", min=0.1, help="Stop reading once nothing has come for this many seconds."
     ),
 ]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", help=f"Only this reason: {', '.join(_REASONS)}."),
+]
 Since = Annotated[
     str | None,
     typer.Option(
@@ -43,6 +47,12 @@ Since = Annotated[
         help="Only dead letters rejected at or after this ISO 8601 time (UTC if no offset).",
     ),
 ]
+
+
+def _check_reason(reason: str | None) -> None:
+    if reason is not None and reason not in _REASONS:
+        msg = f"--reason {reason!r} is not a reason; use one of {', '.join(_REASONS)}"
+        raise typer.BadParameter(msg)
 
 
 def _read(since: str | None, wait: float) -> tuple[str, list[Entry], int]:
@@ -105,10 +115,7 @@ def stats(
 @app.command()
 @fail_on_error
 def show(
-    reason: Annotated[
-        str | None,
-        typer.Option("--reason", help=f"Only this reason: {', '.join(_REASONS)}."),
-    ] = None,
+    reason: ReasonOption = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 20,
     since: Since = None,
     raw: Annotated[
@@ -121,9 +128,7 @@ def show(
     The payload is a text preview (lossy, truncated) unless --raw. Distinct dead_letter_ids,
     oldest first, read from STREAMKIT_DEADLETTER_URL.
     """
-    if reason is not None and reason not in _REASONS:
-        msg = f"--reason {reason!r} is not a reason; use one of {', '.join(_REASONS)}"
-        raise typer.BadParameter(msg)
+    _check_reason(reason)
     _, entries, _ = _read(since, wait)
     chosen = [e for e in entries if reason is None or e.reason == reason]
     for entry in chosen[:limit]:
@@ -164,9 +169,7 @@ def _stamp(at: datetime) -> str:
 @app.command()
 @fail_on_error
 def replay(
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Only dead letters of this reason.")
-    ] = None,
+    reason: ReasonOption = None,
     since: Since = None,
     fix: Annotated[
         Path | None,
@@ -205,17 +208,17 @@ def replay(
     written to --late-out instead, and recorded too. Exits 1 when a fix raised or a publish
     was not acknowledged.
     """
-    if reason is not None and reason not in _REASONS:
-        msg = f"--reason {reason!r} is not a reason; use one of {', '.join(_REASONS)}"
-        raise typer.BadParameter(msg)
+    _check_reason(reason)
     fixer = load_fix(fix) if fix is not None else None
     settings = load_settings()
-    watermark = None if ignore_watermark else _watermark(settings)
-    _, entries, _ = _read(since, wait)
-    chosen = [e for e in entries if e.letter is not None and (reason is None or e.reason == reason)]
-    events = events_bus(settings)
+    replays = hot_store(settings)  # the job's watermark, then the replay records
     try:
-        replays = hot_store(settings)
+        watermark = None if ignore_watermark else _watermark(replays)
+        _, entries, _ = _read(since, wait)
+        chosen = [
+            e for e in entries if e.letter is not None and (reason is None or e.reason == reason)
+        ]
+        events = events_bus(settings)
         try:
             # Errors name their own (masked) URL: bus or hot store, either may fail here.
             outcome = do_replay(
@@ -230,24 +233,19 @@ def replay(
             )
         finally:
             with contextlib.suppress(StreamkitError):
-                replays.close()
+                events.close()
     finally:
         with contextlib.suppress(StreamkitError):
-            events.close()
+            replays.close()
     _report(outcome, len(chosen), dry_run, watermark)
     if outcome.fix_failed or outcome.not_acknowledged:
         raise typer.Exit(1)
 
 
-def _watermark(settings: Settings) -> datetime:
+def _watermark(store: HotStore) -> datetime:
     """The job's watermark from its health report; an error naming the way out without one."""
-    store = hot_store(settings)
-    try:
-        with naming("STREAMKIT_HOT_STORE_URL"):
-            doc = store.latest(HEALTH, "job")
-    finally:
-        with contextlib.suppress(StreamkitError):
-            store.close()
+    with naming("STREAMKIT_HOT_STORE_URL"):
+        doc = store.latest(HEALTH, "job")
     mark = (doc or {}).get("watermark")
     if not isinstance(mark, datetime):
         msg = (
