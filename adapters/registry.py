@@ -100,15 +100,18 @@ def split_faults(url: str) -> tuple[str, FaultPlan | None]:
     return urlunsplit(parts._replace(query=rest)), plan
 
 
-def _open(kind: PortKind, url: str) -> Any:
+def _open(kind: PortKind, url: str, **options: Any) -> Any:
     clean, plan = split_faults(url)
-    port = binding_class(kind, clean)(clean)
+    port = binding_class(kind, clean)(clean, **options)
     return inject(port, plan) if plan else port
 
 
-def open_bus(url: str) -> Bus:
-    """The bus binding for ``url``, e.g. ``kafka://127.0.0.1:9092/events_raw``."""
-    return cast(Bus, _open("bus", url))
+def open_bus(url: str, **options: Any) -> Bus:
+    """The bus binding for ``url``, e.g. ``kafka://127.0.0.1:9092/events_raw``.
+
+    ``options`` go to the binding's constructor as they are (``security=`` for Kafka).
+    """
+    return cast(Bus, _open("bus", url, **options))
 
 
 def open_hot_store(url: str) -> HotStore:

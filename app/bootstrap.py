@@ -8,6 +8,7 @@ stay unaware of which technology is behind a port.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from adapters import registry
 from adapters.ports import Archive, Bus, HotStore
@@ -30,14 +31,23 @@ class Ports:
         self.hot_store.close()
 
 
+def open_bus(url: str, settings: Settings | None = None) -> Bus:
+    """The bus at ``url``; a ``kafka://`` one with the ``STREAMKIT_KAFKA__*`` security."""
+    if urlsplit(url).scheme.lower() != "kafka":
+        return registry.open_bus(url)
+    return registry.open_bus(url, security=(settings or get_settings()).kafka.client_options())
+
+
 def bus(settings: Settings | None = None) -> Bus:
     """The events bus (``STREAMKIT_BUS_URL``)."""
-    return registry.open_bus((settings or get_settings()).bus_url)
+    s = settings or get_settings()
+    return open_bus(s.bus_url, s)
 
 
 def deadletter(settings: Settings | None = None) -> Bus:
     """The dead-letter bus (``STREAMKIT_DEADLETTER_URL``)."""
-    return registry.open_bus((settings or get_settings()).deadletter_url)
+    s = settings or get_settings()
+    return open_bus(s.deadletter_url, s)
 
 
 def hot_store(settings: Settings | None = None) -> HotStore:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters import secrets
@@ -46,6 +46,84 @@ class LocalStackSettings(BaseModel):
     gcs_port: int = Field(9023, ge=1, le=65535)
     kinesalite_port: int = Field(4567, ge=1, le=65535)
     pubsub_port: int = Field(8085, ge=1, le=65535)  # pstest, Google's Pub/Sub fake
+    # A SASL_SSL listener next to the plain one (self-signed CA, SCRAM user made at
+    # format time); `local up --secure-kafka` turns this on for one run.
+    secure_kafka: bool = False
+    kafka_secure_port: int = Field(9094, ge=1, le=65535)
+
+
+class KafkaSettings(BaseModel):
+    """Security of every Kafka client and of Spark's Kafka source (``STREAMKIT_KAFKA__*``).
+
+    Empty means librdkafka's default (plaintext). An option in the Kafka URL's query
+    (``?security.protocol=...``) wins over the same one here: a URL names one cluster.
+    """
+
+    security_protocol: Literal["", "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = ""
+    # AWS_MSK_IAM: MSK's IAM auth (OAUTHBEARER signed by aws-msk-iam-sasl-signer-python,
+    # in the [aws] extra), credentials from the AWS SDK's default chain.
+    sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"] = ""
+    sasl_username: str = ""
+    # A secret: never logged or shown; also a secret reference (aws-secretsmanager://...).
+    sasl_password: SecretStr = SecretStr("")
+    # PEM file of the CA(s) that signed the brokers' certificates; empty: the system's.
+    ssl_ca_location: str = ""
+    # Check that the broker's certificate names the host connected to (off only for tests).
+    ssl_endpoint_identification: bool = True
+    # The region MSK IAM tokens are signed for; empty: AWS_REGION.
+    aws_region: str = ""
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        if self.sasl_mechanism and not self.security_protocol.startswith("SASL_"):
+            msg = (
+                f"sasl_mechanism {self.sasl_mechanism} needs security_protocol SASL_SSL "
+                "(or SASL_PLAINTEXT)"
+            )
+            raise ValueError(msg)
+        if self.sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512") and not (
+            self.sasl_username and self.sasl_password.get_secret_value()
+        ):
+            msg = f"sasl_mechanism {self.sasl_mechanism} needs sasl_username and sasl_password"
+            raise ValueError(msg)
+        if self.ssl_ca_location:
+            self.ssl_ca_location = str(Path(self.ssl_ca_location).expanduser().resolve())
+        return self
+
+    def client_options(self) -> dict[str, str]:
+        """The librdkafka names of what is set (the password in clear: for the clients only)."""
+        pairs = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password.get_secret_value(),
+            "ssl.ca.location": self.ssl_ca_location,
+            "sasl.aws.region": self.aws_region if self.sasl_mechanism == "AWS_MSK_IAM" else "",
+        }
+        options = {k: v for k, v in pairs.items() if v}
+        if not self.ssl_endpoint_identification:
+            options["ssl.endpoint.identification.algorithm"] = "none"
+        return options
+
+    def environment(self) -> dict[str, str]:
+        """The ``STREAMKIT_KAFKA__*`` variables of what is set (the password included)."""
+        values = {
+            "SECURITY_PROTOCOL": self.security_protocol,
+            "SASL_MECHANISM": self.sasl_mechanism,
+            "SASL_USERNAME": self.sasl_username,
+            "SASL_PASSWORD": self.sasl_password.get_secret_value(),
+            "SSL_CA_LOCATION": self.ssl_ca_location,
+            "AWS_REGION": self.aws_region,
+        }
+        env = {f"STREAMKIT_KAFKA__{k}": v for k, v in values.items() if v}
+        if not self.ssl_endpoint_identification:
+            env["STREAMKIT_KAFKA__SSL_ENDPOINT_IDENTIFICATION"] = "false"
+        return env
 
 
 class SparkSettings(BaseModel):
@@ -201,6 +279,7 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".streamkit"
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     local: LocalStackSettings = Field(default_factory=LocalStackSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -232,6 +311,7 @@ class Settings(BaseSettings):
             ("STREAMKIT_HOT_STORE_URL", self, "hot_store_url"),
             ("STREAMKIT_API__KEYS", self.api, "keys"),
             ("STREAMKIT_DASHBOARD__API_KEY", self.dashboard, "api_key"),
+            ("STREAMKIT_KAFKA__SASL_PASSWORD", self.kafka, "sasl_password"),
         ]
         for variable, owner, name in owners:
             value: SecretStr = getattr(owner, name)
@@ -240,10 +320,16 @@ class Settings(BaseSettings):
                 setattr(owner, name, SecretStr(secrets.resolve(value.get_secret_value(), variable)))
 
     def _reject_placeholders(self) -> None:
-        secret = self.hot_store_url.get_secret_value().lower()
+        for variable, value in (
+            ("STREAMKIT_HOT_STORE_URL", self.hot_store_url),
+            ("STREAMKIT_KAFKA__SASL_PASSWORD", self.kafka.sasl_password),
+        ):
+            self._reject_placeholder(variable, value.get_secret_value().lower())
+
+    def _reject_placeholder(self, variable: str, secret: str) -> None:
         if any(p in secret for p in _PLACEHOLDERS):
             msg = (
-                "STREAMKIT_HOT_STORE_URL still holds a placeholder password; "
+                f"{variable} still holds a placeholder password; "
                 f"set the real one (placeholders are accepted only when STREAMKIT_ENV=development, "
                 f"not {self.env!r})"
             )
@@ -262,6 +348,8 @@ class Settings(BaseSettings):
             "STREAMKIT_STATE_DIR": str(self.state_dir),
             "STREAMKIT_CACHE_DIR": str(self.cache_dir),
             "STREAMKIT_PIPELINE__NICE": str(self.pipeline.nice),
+            **self.kafka.environment(),
+            **{k: v for k, v in self._references.items() if k.startswith("STREAMKIT_KAFKA__")},
         }
 
     @property

@@ -2,7 +2,11 @@
 
 URL: ``kafka://host:port[,host:port...]/topic[?librdkafka.key=value...]``.
 Query parameters are passed to librdkafka as they are (``security.protocol``,
-``sasl.mechanism``, ...), so secure clusters need no code change.
+``sasl.mechanism``, ...), so secure clusters need no code change. The composition
+root passes the settings' ``kafka`` group as ``security`` (the same librdkafka
+names); an option in the URL query wins over the same one from ``security``.
+Every client of a bus (producers, consumers, the admin client) and Spark's Kafka
+source get the merged options (see :mod:`adapters.bus.kafka_security`).
 
 The producer is idempotent with ``acks=all``: librdkafka's own retries never
 duplicate or reorder a message. Records carry the publish time as their
@@ -20,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from adapters.bus import kafka_security
 from adapters.errors import ConfigurationError, MissingExtraError, TerminalError, TransientError
 from adapters.ports import BusMessage, DeliveryReport
 from adapters.urls import mask_url, query_options
@@ -208,13 +213,15 @@ class KafkaReader:
 class KafkaBus:
     """One Kafka topic. See the module docstring for the URL form."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, security: Mapping[str, str] | None = None) -> None:
         self.url = url
-        self.bootstrap, self.topic, options = parse_kafka_url(url)
+        self.bootstrap, self.topic, query = parse_kafka_url(url)
+        # The URL names one cluster, so what it says wins over the settings group.
+        self._options: dict[str, str] = {**(security or {}), **query}
         self._config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "logger": LIBRDKAFKA_LOGGER,
-            **options,
+            **kafka_security.client_config(self._options),
         }
         self._admin: AdminClient | None = None
         self._lock = threading.Lock()
@@ -229,9 +236,15 @@ class KafkaBus:
             if self._admin is None:
                 try:
                     self._admin = AdminClient(self._config)
-                except ck.KafkaException as e:  # the URL's query: an option librdkafka lacks
-                    msg = f"a librdkafka option in the Kafka URL is bad: {e.args[0].str()}"
+                except ck.KafkaException as e:  # an option librdkafka lacks
+                    msg = (
+                        "a librdkafka option in the Kafka URL or STREAMKIT_KAFKA__* is bad: "
+                        f"{e.args[0].str()}"
+                    )
                     raise ConfigurationError(msg) from e
+                if kafka_security.uses_msk_iam(self._options):
+                    # The admin client asks oauth_cb for its first token only when polled.
+                    self._admin.poll(1.0)
             return self._admin
 
     def _metadata(self, timeout_s: float) -> Any:
@@ -357,15 +370,14 @@ class KafkaBus:
                 raise _error(e.args[0], f"could not delete topic {self.topic!r}") from e
 
     def spark_options(self) -> dict[str, str]:
-        """Options for ``spark.readStream.format("kafka")`` reading this topic."""
+        """Options for ``spark.readStream.format("kafka")`` reading this topic.
+
+        The same security as this bus's own clients, in the JVM client's terms; a
+        password goes into ``kafka.sasl.jaas.config``, which Spark redacts in its logs.
+        Never log these options.
+        """
         opts = {"kafka.bootstrap.servers": self.bootstrap, "subscribe": self.topic}
-        opts.update(
-            {
-                f"kafka.{k}": str(v)
-                for k, v in self._config.items()
-                if k not in ("bootstrap.servers", "logger")
-            }
-        )
+        opts.update(kafka_security.spark_options(self._options))
         return opts
 
     def close(self) -> None:

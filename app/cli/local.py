@@ -41,6 +41,16 @@ def up(
             "the AWS and GCP bindings are tested against.",
         ),
     ] = False,
+    secure_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--secure-kafka",
+            help="Also serve Kafka on a SASL_SSL listener (STREAMKIT_LOCAL__KAFKA_SECURE_PORT, "
+            "9094): a self-signed CA, SCRAM-SHA-512/256 and PLAIN for user streamkit. A "
+            "broker running without it is restarted; once added, it stays on every later "
+            "start until `local down --purge`.",
+        ),
+    ] = False,
 ) -> None:
     """Start the stack (idempotent) and wait until each service really answers.
 
@@ -49,11 +59,17 @@ def up(
     events_deadletter (1 partition) are created when missing.
     """
     settings = load_settings()
-    if emulators:
-        local = settings.local.model_copy(update={"emulators": True})
-        settings = settings.model_copy(update={"local": local})
-    statuses = LocalStack(settings, progress=echo).up()
+    wanted = {"emulators": True} if emulators else {}
+    if secure_kafka:
+        wanted["secure_kafka"] = True
+    if wanted:
+        settings = settings.model_copy(update={"local": settings.local.model_copy(update=wanted)})
+    stack = LocalStack(settings, progress=echo)
+    statuses = stack.up()
     _print(statuses, as_json)
+    if not as_json:
+        for line in stack.kafka.client_hint():
+            echo(line)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
 

@@ -95,3 +95,25 @@ def make_local_certificates(directory: Path, days: int = 30) -> ServerCertificat
     )
     files.key_file.chmod(0o600)
     return files
+
+
+def write_pem_keystore(certificate: ServerCertificate, path: Path) -> Path:
+    """One PEM file with the server's key, certificate and CA: a JVM ``ssl.keystore.type=PEM``.
+
+    Kafka reads an unencrypted PKCS#8 key from it when no ``ssl.key.password`` is set.
+    """
+    parts = (certificate.key_file, certificate.cert_file, certificate.ca_file)
+    path.write_bytes(b"".join(p.read_bytes() for p in parts))
+    path.chmod(0o600)
+    return path
+
+
+def expires_within(cert_file: Path, delta: timedelta) -> bool:
+    """True when ``cert_file`` is missing, unreadable, or expires within ``delta``."""
+    try:
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError, ModuleNotFoundError):
+        return True
+    return cert.not_valid_after_utc - datetime.now(UTC) < delta

@@ -6,12 +6,13 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from adapters.errors import TransientError
-from adapters.ports import BusReader
+from adapters.ports import Bus, BusReader
 from adapters.registry import open_bus
 from adapters.urls import mask_url
+from app.localstack.kafka_secure import SCRAM, USER, SecureListener
 from app.localstack.maven import resolve_jars
 from app.localstack.paths import INFRA_LOCAL, StackPaths
 from app.localstack.service import NativeService
@@ -42,13 +43,33 @@ class KafkaService(NativeService):
 
     def __init__(self, settings: Settings, paths: StackPaths) -> None:
         host, port = local_address(settings.bus_url, "STREAMKIT_BUS_URL", 9092)
-        super().__init__(paths, host, port)
+        secure_port = settings.local.kafka_secure_port
+        # A client pointed at the SASL_SSL listener: the plaintext one is still the default.
+        super().__init__(paths, host, 9092 if port == secure_port else port)
         self.settings = settings
         self.controller_port = settings.local.kafka_controller_port
+        self.listener = SecureListener(self.data_dir / "secure", host, secure_port)
+
+    @property
+    def secure(self) -> bool:
+        """Whether the broker has (or is to start with) the SASL_SSL listener."""
+        return self.settings.local.secure_kafka or self.serving_secure()
+
+    def serving_secure(self) -> bool:
+        """Whether the running broker was started with the SASL_SSL listener."""
+        return self.running() is not None and self.configured_secure()
+
+    def configured_secure(self) -> bool:
+        """Whether the broker's last start had the SASL_SSL listener."""
+        try:
+            return "SASL_SSL://" in self.properties_file.read_text()
+        except OSError:
+            return False
 
     def ports(self) -> list[int]:
-        """The client listener and the controller listener."""
-        return [self.port, self.controller_port]
+        """The client listener(s) and the controller listener."""
+        secure = [self.listener.port] if self.secure else []
+        return [self.port, *secure, self.controller_port]
 
     @property
     def properties_file(self) -> Path:
@@ -86,11 +107,19 @@ class KafkaService(NativeService):
     def before_start(self, progress: Progress) -> None:
         """Write the config, and format the log dirs once (kept across restarts)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.properties_file.write_text(self._properties())
+        # Once added, the listener stays on every later start (a restart after a crash, or
+        # `local up` without the flag) until `local down --purge`: clients may depend on it.
+        secure = self.settings.local.secure_kafka or self.configured_secure()
+        if secure:
+            self.listener.prepare()
+        self.properties_file.touch(mode=0o600)
+        self.properties_file.chmod(0o600)  # the PLAIN user's password is in it
+        self.properties_file.write_text(self._properties(secure))
         if (self.log_dirs / "meta.properties").is_file():
             return  # formatted before: keep the topics and their data
         cluster_id = self._cluster_id()
         progress(f"kafka: formatting {self.log_dirs} (cluster {cluster_id})")
+        scram = [a for c in self.listener.scram_credentials() for a in ("--add-scram", c)]
         run_build(
             self._java(
                 "kafka.tools.StorageTool",
@@ -101,10 +130,41 @@ class KafkaService(NativeService):
                 cluster_id,
                 "-c",
                 str(self.properties_file),
+                *(scram if secure else []),
             ),
             cwd=self.data_dir,
             what="formatting the Kafka log dirs",
             fix=f"remove {self.log_dirs} (`streamkit local down --purge`) and retry",
+            redact=self.listener.password() if secure else "",
+        )
+        if secure:
+            self.listener.scram_marker.touch()
+
+    def _add_scram_user(self) -> None:
+        """Write the SCRAM credentials into a broker formatted without them (kafka-configs)."""
+        password = self.listener.password()
+        for mechanism in SCRAM:  # one credential per request, says the broker
+            self._alter_user(f"{mechanism}=[password={password}]", password)
+        self.listener.scram_marker.touch()
+
+    def _alter_user(self, credential: str, password: str) -> None:
+        run_build(
+            self._java(
+                "kafka.admin.ConfigCommand",
+                "--bootstrap-server",
+                self.address,
+                "--alter",
+                "--entity-type",
+                "users",
+                "--entity-name",
+                USER,
+                "--add-config",
+                credential,
+            ),
+            cwd=self.data_dir,
+            what=f"creating the SCRAM user {USER}",
+            fix="see the Kafka log; `streamkit local down --purge` starts over",
+            redact=password,
         )
 
     def _cluster_id(self) -> str:
@@ -121,10 +181,14 @@ class KafkaService(NativeService):
         id_file.write_text(cluster_id + "\n")
         return cluster_id
 
-    def _properties(self) -> str:
+    def _properties(self, secure: bool) -> str:
         listen = (
             f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}"
         )
+        protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        if secure:
+            listen += f",SASL_SSL://{self.listener.address}"
+            protocols += ",SASL_SSL:SASL_SSL"
         return "\n".join(
             [
                 "# Generated by `streamkit local up`; edits are overwritten.",
@@ -135,7 +199,8 @@ class KafkaService(NativeService):
                 f"advertised.listeners={listen}",
                 "inter.broker.listener.name=PLAINTEXT",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"listener.security.protocol.map={protocols}",
+                *(self.listener.properties() if secure else []),
                 f"log.dirs={self.log_dirs}",
                 "num.partitions=1",
                 "default.replication.factor=1",
@@ -153,41 +218,66 @@ class KafkaService(NativeService):
         )
 
     def check(self, timeout_s: float) -> str:
-        """Produce a token to the health topic and consume it back."""
-        bus = open_bus(f"kafka://{self.address}/{HEALTH_TOPIC}")
-        try:
-            bus.ensure(1)
-            token = uuid.uuid4().hex.encode()
-            started = time.perf_counter()
-            publisher = bus.publisher()
-            publisher.publish(token)
-            publisher.flush(timeout_s)
-            reader = bus.reader("streamkit-health")
-            try:
-                if not _read_until(reader, token, timeout_s):
-                    msg = "produced a health token but could not consume it back"
-                    raise TransientError(msg)
-                reader.commit()
-            finally:
-                reader.close()
-            return f"round trip {1000 * (time.perf_counter() - started):.0f} ms"
-        finally:
-            bus.close()
+        """Produce a token to the health topic and consume it back, on each listener."""
+        detail = _round_trip(open_bus(f"kafka://{self.address}/{HEALTH_TOPIC}"), timeout_s)
+        if not self.serving_secure():
+            return detail
+        if not self.listener.scram_marker.is_file():
+            self._add_scram_user()
+        bus = open_bus(
+            f"kafka://{self.listener.address}/{HEALTH_TOPIC}",
+            security=self.listener.client_options(),
+        )
+        return f"{detail}; SASL_SSL {self.listener.address} {_round_trip(bus, timeout_s)}"
+
+    def client_hint(self) -> list[str]:
+        """How clients connect to the SASL_SSL listener (empty without it)."""
+        if not self.serving_secure():
+            return []
+        topics = [_topic(self.settings.bus_url), _topic(self.settings.deadletter_url)]
+        return self.listener.hint(topics)
 
     def ensure_topics(self, progress: Progress) -> None:
-        """Create the events and dead-letter topics if missing."""
+        """Create the events and dead-letter topics if missing (through the plain listener)."""
         for url, partitions in (
             (self.settings.bus_url, self.settings.local.events_partitions),
             (self.settings.deadletter_url, self.settings.local.deadletter_partitions),
         ):
-            if local_address(url, "a topic URL", 9092) != (self.host, self.port):
+            host, port = local_address(url, "a topic URL", 9092)
+            if (host, port) not in ((self.host, self.port), (self.host, self.listener.port)):
                 msg = f"{mask_url(url)!r} is not on the local broker {self.address}"
                 raise LocalStackError(msg)
-            bus = open_bus(url)
+            bus = open_bus(f"kafka://{self.address}/{_topic(url)}")
             have = bus.ensure(partitions)
             note = "" if have == partitions else f" (kept as is; {partitions} wanted)"
             progress(f"kafka: topic {bus.topic} has {have} partition(s){note}")
             bus.close()
+
+
+def _topic(url: str) -> str:
+    return unquote(urlsplit(url).path.strip("/"))
+
+
+def _round_trip(bus: Bus, timeout_s: float) -> str:
+    """Produce a token to ``bus`` and consume it back; closes ``bus``."""
+    try:
+        bus.ensure(1)
+        token = uuid.uuid4().hex.encode()
+        started = time.perf_counter()
+        publisher = bus.publisher()
+        publisher.publish(token)
+        publisher.flush(timeout_s)
+        reader = bus.reader("streamkit-health")
+        try:
+            if not _read_until(reader, token, timeout_s):
+                msg = "produced a health token but could not consume it back"
+                raise TransientError(msg)
+            reader.commit()
+        finally:
+            reader.close()
+        return f"round trip {1000 * (time.perf_counter() - started):.0f} ms"
+    finally:
+        bus.close()
 
 
 def _read_until(reader: BusReader, token: bytes, timeout_s: float) -> bool:

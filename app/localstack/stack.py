@@ -60,6 +60,7 @@ class LocalStack:
         started = time.monotonic()
         with self._locked():
             self._prepare_all()
+            self._add_secure_listener()
             # Check every port before starting anything, so a port held by
             # another program fails `up` without leaving half a stack running.
             for service in self.services:
@@ -73,6 +74,17 @@ class LocalStack:
             self.kafka.ensure_topics(self.progress)
         self.progress(f"local stack up in {time.monotonic() - started:.1f} s")
         return self.status()
+
+    def _add_secure_listener(self) -> None:
+        """Restart a broker running without the SASL_SSL listener that is now wanted."""
+        kafka = self.kafka
+        wanted = self.settings.local.secure_kafka
+        if wanted and kafka.running() is not None and not kafka.serving_secure():
+            self.progress(
+                f"kafka: restarting to add the SASL_SSL listener on {kafka.listener.address}"
+                " (topics and data are kept)"
+            )
+            kafka.stop(self.progress)
 
     def _prepare_all(self) -> None:
         # The Maven resolve and the Go build are independent and slow on a

@@ -45,13 +45,24 @@ def require_java(minimum: int = 17) -> str:
 
 
 def run_build(
-    command: list[str], cwd: Path, what: str, fix: str, env: Mapping[str, str] | None = None
+    command: list[str],
+    cwd: Path,
+    what: str,
+    fix: str,
+    env: Mapping[str, str] | None = None,
+    redact: str = "",
 ) -> None:
-    """Run a build step; on failure raise with the tail of its output and the fix."""
+    """Run a build step; on failure raise with the tail of its output and the fix.
+
+    ``redact``: a secret on the command line, masked wherever the output repeats it.
+    """
     proc = subprocess.run(  # noqa: S603
         command, cwd=cwd, capture_output=True, text=True, check=False, env=env
     )
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        output = proc.stdout + proc.stderr
+        if redact:
+            output = output.replace(redact, "***")
+        tail = "\n".join(output.strip().splitlines()[-15:])
         msg = f"{what} failed (exit {proc.returncode}):\n{tail}\n{fix}"
         raise LocalStackError(msg)
