@@ -15,7 +15,7 @@ else is refused, naming the field:
   by the old job);
 * a new field where the old schema forbids unknown ones (``additionalProperties: false``);
 * a field's default changed (an absent field would read differently);
-* a ``schema_version`` default that does not grow.
+* a version (the ``$id``'s ``v<N>``) that does not grow.
 
 The schemas are the ones :func:`app.events.contract.json_schema` generates (pydantic's JSON
 Schema: ``type``, ``anyOf`` for optional values, ``$ref`` into ``$defs`` for enums).
@@ -24,6 +24,7 @@ Schema: ``type``, ``anyOf`` for optional values, ``$ref`` into ``$defs`` for enu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,16 +96,27 @@ def check(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Problem]:
         if name != "schema_version" and old_default != new_default:
             said = f"default changed from {old_default!r} to {new_default!r}"
             problems.append(Problem(name, f"{said}: readers disagree on events that lack it"))
-    problems += _version(old_fields, new_fields)
+    problems += _version(old, new)
     return problems
 
 
-def _version(old_fields: Mapping[str, Any], new_fields: Mapping[str, Any]) -> list[Problem]:
-    old_v = old_fields.get("schema_version", {}).get("default")
-    new_v = new_fields.get("schema_version", {}).get("default")
-    if isinstance(old_v, int) and isinstance(new_v, int) and new_v <= old_v:
-        return [Problem("schema_version", f"default {new_v} does not grow past {old_v}")]
+def _version(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Problem]:
+    old_v, new_v = version_of(old), version_of(new)
+    if old_v is not None and new_v is not None and new_v <= old_v:
+        return [Problem("schema_version", f"version {new_v} does not grow past {old_v}")]
     return []
+
+
+def version_of(schema: Mapping[str, Any]) -> int | None:
+    """The contract version a schema describes: from its ``$id`` (``…/v2.json``).
+
+    Schemas from before the ``$id`` carried it give their ``schema_version`` default.
+    """
+    found = re.search(r"/v(\d+)\.json$", str(schema.get("$id", "")))
+    if found:
+        return int(found[1])
+    default = _field(schema.get("properties", {}).get("schema_version")).get("default")
+    return default if isinstance(default, int) else None
 
 
 #: A field's valid values: one frozen set of keyword/value pairs per alternative.

@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+#: The contract's version; the history of its JSON Schemas is under ``schemas/``.
+SCHEMA_VERSION = 2
 
 
 class EventType(StrEnum):
@@ -125,6 +126,12 @@ class Event(BaseModel):
     category: str | None = Field(
         None, max_length=256, description="Category path, e.g. electronics.smartphone."
     )
+    # Added in version 2, optional: a version 1 reader ignores it (docs/events.md).
+    category_id: str | None = Field(
+        None,
+        max_length=64,
+        description="The shop's stable category id (REES46 category_id), when known.",
+    )
     brand: str | None = Field(None, max_length=128, description="Brand, when known.")
     price: Price | None = Field(None, description="Unit price; required on purchases.")
     quantity: StrictInt = Field(
@@ -139,8 +146,13 @@ class Event(BaseModel):
     ingest_ts: UtcDatetime | None = Field(
         None, description="Set by the producer when it publishes; start of end-to-end latency."
     )
+    # Absent means 1: producers stamp SCHEMA_VERSION (app/producers/sender.py), and an
+    # event without one comes from a producer older than the stamp, which wrote version 1.
     schema_version: StrictInt = Field(
-        SCHEMA_VERSION, ge=1, le=INT32_MAX, description="Contract version of the producer."
+        1,
+        ge=1,
+        le=INT32_MAX,
+        description="Contract version of the producer; 1 when absent.",
     )
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from app.events.contract import EventType, parse_utc
+from app.events.contract import EventType, in_span, parse_utc
 from app.events.rejects import Reason, Rejection
 
 #: Byte growth from which an edit counts as a purchase: ~2-5 % of edits in the samples.
@@ -105,7 +105,7 @@ def _event(
         return _missing("id/meta.id")
     event_time = _event_time(change, meta)
     if event_time is None:
-        msg = "neither timestamp nor meta.dt is a time with an offset"
+        msg = "neither timestamp nor meta.dt is a time with an offset from 1970 to 2200"
         return Rejection(reason=Reason.BAD_EVENT_TIME, message=msg)
     return {
         "event_id": event_id,
@@ -171,12 +171,17 @@ def _event_id(wiki: str, change: Mapping[str, Any], meta: Mapping[str, Any]) -> 
 def _event_time(change: Mapping[str, Any], meta: Mapping[str, Any]) -> datetime | None:
     # ``timestamp`` is rc_timestamp, the change itself; meta.dt is the envelope's
     # time (equal in every sample, but only the first is the shopper's act).
+    # A time outside the contract's span is no time, as if absent: the event would only be
+    # refused by the job, under a reason that blames the producer's mapping.
     ts = change.get("timestamp")
     if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > 0:
-        # Beyond the calendar (1e20) is no time, as if absent: meta.dt may still be one.
+        # Beyond the calendar (1e20) is no time either: meta.dt may still be one.
         with contextlib.suppress(OverflowError, OSError, ValueError):
-            return datetime.fromtimestamp(ts, UTC)
-    return parse_utc(meta.get("dt"))
+            stamp = datetime.fromtimestamp(ts, UTC)
+            if in_span(stamp):
+                return stamp
+    dt = parse_utc(meta.get("dt"))
+    return dt if dt is not None and in_span(dt) else None
 
 
 def _namespace(value: Any) -> str:

@@ -250,6 +250,7 @@ def rees46_event(row: list[str]) -> dict[str, Any]:
         "session_id": values["user_session"] or None,
         "product_id": values["product_id"],
         "category": values["category_code"] or values["category_id"] or None,
+        "category_id": values["category_id"] or None,
         "brand": values["brand"] or None,
         "price": values["price"] or None,
         "currency": "USD",

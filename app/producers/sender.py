@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from adapters.ports import Bus, BusPublisher, DeliveryReport
+from app.events.contract import SCHEMA_VERSION
 from app.events.rejects import Rejection, dead_letter
 
 Clock = Callable[[], datetime]
@@ -67,8 +68,12 @@ class EventSender:
         self._clock = clock
 
     def send(self, record: Mapping[str, Any]) -> None:
-        """Publish one event object, stamped with ``ingest_ts``, keyed by ``user_id``."""
-        stamped = {**record, "ingest_ts": self._clock()}
+        """Publish one event object, stamped with ``ingest_ts``, keyed by ``user_id``.
+
+        It is stamped with the contract's ``schema_version`` too, unless it carries its own
+        (a record re-published from a file keeps the version it was written with).
+        """
+        stamped = {"schema_version": SCHEMA_VERSION, **record, "ingest_ts": self._clock()}
         user = record.get("user_id")
         key = str(user).encode() if user not in (None, "") else None
         self._events.publish(orjson.dumps(stamped, option=orjson.OPT_UTC_Z), key=key)

@@ -36,6 +36,7 @@ from app.events.contract import (
     INT32_MAX,
     LATEST,
     NATIVE_CSV_COLUMNS,
+    SCHEMA_VERSION,
     Event,
     EventType,
 )
@@ -107,7 +108,8 @@ PAGE_VIEW = {"event_id": "e", "event_type": "page_view", "user_id": "u", "produc
 
 def wire(event: dict[str, Any]) -> bytes:
     """An event object as :class:`EventSender.send` puts it on the bus."""
-    return orjson.dumps({**event, "ingest_ts": NOW}, option=orjson.OPT_UTC_Z)
+    stamped = {"schema_version": SCHEMA_VERSION, **event, "ingest_ts": NOW}
+    return orjson.dumps(stamped, option=orjson.OPT_UTC_Z)
 
 
 def assert_rejection(raw: bytes, rejection: Rejection) -> None:
@@ -276,6 +278,7 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     optional: dict[str, st.SearchStrategy[Any]] = {
         "session_id": st.none() | texts(128),
         "category": st.none() | texts(256),
+        "category_id": st.none() | texts(64),
         "brand": st.none() | texts(128),
         "price": st.none() | price_on_the_wire,
         "quantity": st.integers(1, 10_000),

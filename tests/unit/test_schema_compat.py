@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,11 +14,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from adapters.registry import open_bus
 from app.cli.main import app
 from app.cli.schema import render
-from app.events.compat import Problem, check
+from app.events.compat import Problem, check, version_of
+from app.events.contract import SCHEMA_VERSION, Event
+from app.producers.formats import read_rees46
+from app.producers.sender import EventSender
 
 ROOT = Path(__file__).resolve().parents[2]
+REES46 = ROOT.parent / "shared" / "data" / "rees46_2019-Oct_first4999rows_phamhoa2416.csv"
 HISTORY = sorted(
     (ROOT / "schemas").glob("event.v*.json"), key=lambda p: int(re.findall(r"\d+", p.name)[-1])
 )
@@ -31,7 +38,9 @@ def current() -> Schema:
 def next_version(change: Callable[[Schema], None]) -> Schema:
     """The model's schema, one version on, with ``change`` applied."""
     new = copy.deepcopy(current())
-    new["properties"]["schema_version"]["default"] += 1
+    version = version_of(new)
+    assert version is not None
+    new["$id"] = new["$id"].replace(f"/v{version}.json", f"/v{version + 1}.json")
     change(new)
     return new
 
@@ -48,6 +57,43 @@ def test_the_history_is_compatible_version_after_version_and_ends_at_the_model()
         f"the model changed: commit it as schemas/event.v{len(HISTORY) + 1}.json "
         "(streamkit schema show --out ...) once `streamkit schema check` accepts it"
     )
+
+
+def test_version_2_adds_the_optional_category_id_and_nothing_else() -> None:
+    v1, v2 = (json.loads((ROOT / "schemas" / f"event.v{n}.json").read_text()) for n in (1, 2))
+    assert check(v1, v2) == []
+    assert set(v2["properties"]) - set(v1["properties"]) == {"category_id"}
+    assert v2["required"] == v1["required"]
+    assert (version_of(v1), version_of(v2)) == (1, 2)
+    # Absent, the version reads as 1 in both: old producers never stamped one.
+    assert v1["properties"]["schema_version"]["default"] == 1
+    # Everything but the new field and the version is as it was.
+    unchanged = set(v1["properties"]) - {"schema_version"}
+    assert {k: v2["properties"][k] for k in unchanged} == {
+        k: v1["properties"][k] for k in unchanged
+    }
+
+
+def test_replay_fills_category_id_from_rees46_and_keeps_category_the_path() -> None:
+    records = [r.event for r in itertools.islice(read_rees46(REES46), 50)]
+    events = [Event.model_validate(r) for r in records if r is not None]
+    assert len(events) == 50
+    # Real rows: a 19-digit category id on each; the path only on some (else the id again).
+    assert all(e.category_id is not None and e.category_id.isdigit() for e in events)
+    assert {e.category == e.category_id for e in events} == {True, False}
+
+
+def test_the_producers_stamp_the_contract_version_unless_the_record_has_one() -> None:
+    events, dead = (f"memory://{n}_{uuid.uuid4().hex}" for n in ("ev", "dl"))
+    open_bus(events).ensure(1)
+    open_bus(dead).ensure(1)
+    sender = EventSender(open_bus(events), open_bus(dead), source="t")
+    sender.send({"event_id": "e1", "user_id": "u1"})
+    sender.send({"event_id": "e2", "user_id": "u1", "schema_version": 1})
+    assert sender.flush(5).failed == 0
+    read = open_bus(events).reader("t").read(max_messages=10, timeout_s=0.1)
+    versions = {(e := json.loads(m.value))["event_id"]: e["schema_version"] for m in read}
+    assert versions == {"e1": SCHEMA_VERSION, "e2": 1}
 
 
 def test_a_new_optional_field_rolls_out() -> None:
