@@ -308,6 +308,10 @@ class HotStore(Protocol):
 # ------------------------------------------------------------------------- archive
 
 
+#: The column ``Archive.read(..., with_batch=True)`` adds: the batch id a row was written under.
+BATCH_COLUMN = "archive_batch"
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveWrite:
     """What one ``Archive.write`` produced: files written and rows in them."""
@@ -341,12 +345,15 @@ class Archive(Protocol):
         end: datetime | None = None,
         *,
         time_column: str | None = None,
+        with_batch: bool = False,
     ) -> pa.Table:
         """Rows of the hour partitions overlapping ``[start, end)``, without partition columns.
 
         With ``time_column`` the rows are also filtered exactly on
-        ``start <= time_column < end``. An empty table when nothing matches or
-        the dataset does not exist.
+        ``start <= time_column < end``. With ``with_batch`` each row also carries
+        the batch id it was written under, in column :data:`BATCH_COLUMN` (a
+        recomputation replays the archive batch by batch). An empty table when
+        nothing matches or the dataset does not exist.
         """
         ...
 

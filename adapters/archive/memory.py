@@ -24,6 +24,7 @@ from adapters.archive.partitioning import (
     require_pyarrow,
     split_by_hour,
     time_filter,
+    with_batch_column,
 )
 from adapters.errors import ConfigurationError
 from adapters.ports import ArchiveWrite
@@ -89,6 +90,7 @@ class MemoryArchive:
         end: datetime | None = None,
         *,
         time_column: str | None = None,
+        with_batch: bool = False,
     ) -> pa.Table:
         """Rows of the hour partitions overlapping ``[start, end)``, without partition columns."""
         import pyarrow as pa
@@ -96,7 +98,7 @@ class MemoryArchive:
         check_dataset(dataset)
         with _LOCK:
             chosen = [
-                rows
+                with_batch_column(rows, batch_of(key[2])) if with_batch else rows
                 for key, rows in sorted(self._store().items(), key=lambda item: item[0])
                 if key[0] == dataset and overlaps(key[1], start, end)
             ]

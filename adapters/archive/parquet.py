@@ -29,6 +29,7 @@ from adapters.archive.partitioning import (
     require_pyarrow,
     split_by_hour,
     time_filter,
+    with_batch_column,
 )
 from adapters.errors import StreamkitError, TerminalError, TransientError
 from adapters.filesystems import open_filesystem
@@ -99,6 +100,7 @@ class ParquetArchive:
         end: datetime | None = None,
         *,
         time_column: str | None = None,
+        with_batch: bool = False,
     ) -> pa.Table:
         """Rows of the hour partitions overlapping ``[start, end)``, without partition columns."""
         import pyarrow as pa
@@ -120,7 +122,16 @@ class ParquetArchive:
                 promote_options="permissive",
             )
             where = time_filter(schema, time_column, start, end)
-            return found.replace_schema(schema).to_table(filter=where)
+            if not with_batch:
+                return found.replace_schema(schema).to_table(filter=where)
+            # The batch id is in each file's name, which a scan cannot project: per file.
+            return pa.concat_tables(
+                with_batch_column(
+                    fragment.to_table(schema=schema, filter=where),
+                    batch_of(posixpath.basename(fragment.path)),
+                )
+                for fragment in found.get_fragments()
+            )
 
     def partitions(self, dataset: str) -> list[str]:
         """Partition paths holding data, e.g. ``year=2026/month=11/day=25/hour=18``, sorted."""

@@ -128,6 +128,13 @@ def batch_of(file_name: str) -> str | None:
     return match["batch"] if match else None
 
 
+def with_batch_column(rows: pa.Table, batch_id: str | None) -> pa.Table:
+    """``rows`` with their file's batch id in column ``archive_batch`` (``Archive.read``)."""
+    import pyarrow as pa
+
+    return rows.append_column("archive_batch", pa.array([batch_id] * rows.num_rows, pa.string()))
+
+
 def is_data_file(file_name: str) -> bool:
     """True for Parquet files readers should see (not temporary or hidden ones)."""
     return file_name.endswith(".parquet") and not file_name.startswith((".", "_"))

@@ -34,6 +34,8 @@ class Outcome:
     #: What the job said when it was meant to refuse (a changed query).
     notes: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
+    #: What ``streamkit reconcile`` said of the run (scenarios that ask for it).
+    reconciled: str = ""
     error: str = ""
 
     def check_delivery(self) -> None:
@@ -88,6 +90,7 @@ class Outcome:
             if self.recoveries_s
             else None,
             "outage": asdict(self.outage) if self.outage else None,
+            "reconcile": self.reconciled or None,
             "problems": self.problems,
             "notes": self.notes,
             "error": self.error,

@@ -49,6 +49,8 @@ def markdown(summary: Mapping[str, Any]) -> str:
             lines.append(f"  Faults: {'; '.join(r['faults'])}.")
         if outage := r.get("outage"):
             lines.append(_outage_line(outage))
+        if r.get("reconcile"):
+            lines.append(f"  `streamkit reconcile`: {r['reconcile']}")
         if r.get("notes"):
             lines.append(f"  The job said: {' '.join(r['notes'])}")
         if r.get("problems"):

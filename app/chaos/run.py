@@ -17,7 +17,10 @@ One scenario's run (docs/reliability.md):
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -101,12 +104,41 @@ def run_scenario(
             raise StreamkitError(str(e)) from e
         outcome.verdict = verify(_outputs(sandbox), values, sizes)
         say(f"verdict: {outcome.verdict.describe().splitlines()[0]}")
+        if scenario.reconcile:
+            say("reconciling the hot store with the archive, recomputed")
+            _reconcile(sandbox.settings, logs / "reconcile.log", outcome)
     except StreamkitError as e:
         outcome.error = str(e)
         say(f"failed: {e}")
     finally:
         sandbox.close(keep=options.keep, progress=progress)
     return outcome
+
+
+def _reconcile(settings: Settings, log: Path, outcome: Outcome) -> None:
+    """``streamkit reconcile`` over all the run wrote; a difference is a problem of the run."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "reconcile",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+        ],
+        env={**os.environ, **settings.environment()},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    log.write_text(done.stdout + done.stderr)
+    lines = done.stdout.strip().splitlines()
+    outcome.reconciled = lines[-1] if lines else f"no output (exit {done.returncode})"
+    if done.returncode != 0:
+        outcome.problems.append(f"reconcile exit {done.returncode}: {outcome.reconciled}")
 
 
 def _prefixed(progress: Progress, name: str) -> Progress:

@@ -57,6 +57,9 @@ class Scenario:
     #: Events/s of the replay when not the options' rate (None): slower, so that data
     #: still flows at the last of many kills.
     rate: float | None = None
+    #: After the verdict, ``streamkit reconcile`` over everything the run wrote must find the
+    #: hot store equal to the archive recomputed by the job's operator (docs/operations.md).
+    reconcile: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
             kills=options.kills,
             crash_points=points,
             rate=None if quick else round(kills_rate(options, len(points)), 1),
+            reconcile=True,
         ),
         Scenario(
             "broker-kill",
@@ -148,6 +152,7 @@ def scenarios(options: ChaosOptions, *, quick: bool) -> list[Scenario]:
             "20 % duplicates, bursts 5-8 min late (counted) and 12-45 min late (dropped), "
             "5 % malformed records of every kind",
             fractions=FLOODS,
+            reconcile=True,
         ),
         Scenario(
             "changed-query",

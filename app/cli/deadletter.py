@@ -277,5 +277,6 @@ def _report(outcome: Outcome, chosen: int, dry_run: bool, watermark: datetime | 
         echo(
             f"{len(outcome.too_late):,} events are older than the job's watermark "
             f"{iso(watermark) if watermark else '-'} and would be dropped as late: {where}; "
-            "their minutes need a recomputation from the archive (docs/operations.md)"
+            "add them with `streamkit backfill --from T1 --to T2 --events FILE`, T1 and T2 "
+            "spanning their minutes"
         )

@@ -21,6 +21,7 @@ from app.cli.kpis import echo_minutes, kpis
 from app.cli.live import live
 from app.cli.output import DEBUG_ENV, echo, exit_on_sigterm, fail_on_error
 from app.cli.pipeline import pipeline
+from app.cli.recompute import backfill, reconcile
 from app.cli.rehearse import rehearse_command
 from app.cli.replay import replay
 from app.cli.wiring import load_settings
@@ -49,6 +50,8 @@ app.command("dashboard")(dashboard)
 app.command("rehearse")(rehearse_command)
 app.command("chaos")(chaos)
 app.command("alerts")(alerts)
+app.command("reconcile")(reconcile)
+app.command("backfill")(backfill)
 
 
 @app.callback()

@@ -13,7 +13,8 @@ frames of raw bytes, and it
   for the late archive, without using them;
 * drops duplicates by ``event_id`` within the event's minute (a re-sent event
   keeps its event time): each minute not yet final remembers the 64-bit hashes
-  of its ids, so a batch reads and writes only the minutes it touches;
+  of its ids, so a batch reads and writes only the minutes it touches; the
+  copies are passed on for the archive, uncounted;
 * aggregates on-time first copies per minute, with distinct users per minute
   (which equal the minute's server-side sessions, docs/pipeline.md);
 * appends the counted events for sessions, and once a minute of watermark
@@ -70,6 +71,7 @@ class Kind(StrEnum):
     SESSION = "session"  # a closed session
     EVENT = "event"  # a valid, first, on-time event (archived)
     LATE = "late"  # a valid event behind the watermark (archived apart)
+    DUPLICATE = "duplicate"  # a valid, on-time copy of a counted event (archived apart)
     REJECT = "reject"  # a record that failed the contract (dead-lettered)
 
 
@@ -227,6 +229,10 @@ class StreamOperator(StatefulProcessor):
 
         fresh = valid[new]
         parts.append(fresh[[*EVENT_FIELDS, *POSITION]].assign(kind=Kind.EVENT.value))
+        # Archived too, so the archive holds every record the job read and a recomputation
+        # replays each batch whole: a duplicate still rewrites its minute's document.
+        copies = valid[~late & ~new]
+        parts.append(copies[[*EVENT_FIELDS, *POSITION]].assign(kind=Kind.DUPLICATE.value))
         for kind, name in zip(_TYPES, TABLE_COLUMNS[1:5], strict=True):
             counts.add(minutes[new], name, (fresh["event_type"] == kind).to_numpy(np.int64))
         revenue = _cents(fresh)
@@ -313,12 +319,15 @@ def operate(raw: DataFrame) -> DataFrame:
 
     ``raw`` needs the bus columns ``value`` (binary), ``partition``, ``offset``
     and ``publish_time``; the operator validates them itself
-    (:func:`app.pipeline.records.check`) against the batch's timestamp. Output
-    mode is update; every row is new.
+    (:func:`app.pipeline.records.check`) against the batch's timestamp. A
+    recomputation from the archive (:mod:`app.recompute`) passes the clock of
+    each batch it replays as a ``batch_time`` column instead. Output mode is
+    update; every row is new.
     """
     # current_timestamp() is the batch's timestamp, kept in the offset log: a batch run
     # again after a crash judges "in the future" against the same clock as the first time.
-    keyed = raw.select("value", *POSITION, F.current_timestamp().alias(BATCH_TIME))
+    clock = F.col(BATCH_TIME) if BATCH_TIME in raw.columns else F.current_timestamp()
+    keyed = raw.select("value", *POSITION, clock.alias(BATCH_TIME))
     keyed = keyed.withColumn("clock", F.lit(0))
     rows: DataFrame = keyed.groupBy("clock").transformWithStateInPandas(
         StreamOperator(), OUTPUT, "update", "None"

@@ -10,8 +10,8 @@ leaves the same result when repeated:
   sessions (which never change) inserted unless their id is stored;
   latency histograms and per-minute session sums are merged at most once
   per batch (``add_once``);
-* archive files (events, late events, rejected records, closed sessions, final
-  minutes) are named by batch id, so a rewrite replaces them.
+* archive files (events, late events, duplicates, rejected records, closed
+  sessions, final minutes) are named by batch id, so a rewrite replaces them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Archive datasets, each under its own prefix.
 EVENTS, LATE_EVENTS = "events", "late_events"
+#: On-time copies of counted events, which the job dropped: with the events, the late events
+#: and the rejects, every record the job read, so a recomputation replays whole batches.
+DUPLICATES = "duplicates"
 #: Records the contract refused, raw, with their reason and position on the bus: the
 #: dead-letter topic keeps them only for its retention, and a recomputation from the
 #: archive needs them to count a minute's dead letters (docs/operations.md).
@@ -80,8 +83,15 @@ class BatchReport:
     stages: dict[str, float] = field(default_factory=dict)
 
 
-def _rows(table: pa.Table, kind: Kind, columns: tuple[str, ...]) -> pa.Table:
+def rows_of(table: pa.Table, kind: Kind, columns: tuple[str, ...]) -> pa.Table:
+    """The operator's rows of one kind, with the given columns."""
     return table.filter(pc.equal(table["kind"], kind.value)).select(list(columns))
+
+
+def session_rows(table: pa.Table) -> pa.Table:
+    """The closed sessions among the operator's rows, as stored (:data:`SESSION_FIELDS`)."""
+    sid = ("sid", *SESSION_FIELDS[1:])
+    return rows_of(table, Kind.SESSION, sid).rename_columns(list(SESSION_FIELDS))
 
 
 class Sinks:
@@ -146,15 +156,13 @@ class Sinks:
             report.stages[stage] = round(now - mark, 4)
             mark = now
 
-        rejects = _rows(table, Kind.REJECT, REJECT_FIELDS)
+        rejects = rows_of(table, Kind.REJECT, REJECT_FIELDS)
         self._dead_letters(rejects)
         lap("dead_letters")
         self.crash.reached(Point.AFTER_DEADLETTERS, batch_id)
-        minutes = _rows(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
-        events = _rows(table, Kind.EVENT, (*EVENT_FIELDS, *POSITION))
-        sessions = _rows(table, Kind.SESSION, ("sid", *SESSION_FIELDS[1:])).rename_columns(
-            list(SESSION_FIELDS)
-        )
+        minutes = rows_of(table, Kind.MINUTE, (*MINUTE_COLUMNS, "closing"))
+        events = rows_of(table, Kind.EVENT, (*EVENT_FIELDS, *POSITION))
+        sessions = session_rows(table)
         self._hot(minutes, sessions, events, batch_id)
         lap("hot_store")
         self.crash.reached(Point.AFTER_HOT_STORE, batch_id)
@@ -292,11 +300,13 @@ class Sinks:
         batch_id: int,
     ) -> None:
         name = f"{batch_id:010d}"
-        late = _rows(table, Kind.LATE, (*EVENT_FIELDS, *POSITION))
+        late = rows_of(table, Kind.LATE, (*EVENT_FIELDS, *POSITION))
+        copies = rows_of(table, Kind.DUPLICATE, (*EVENT_FIELDS, *POSITION))
         final = minutes.filter(pc.fill_null(minutes["closing"], False)).drop_columns(["closing"])
         for dataset, rows, time_column in (
             (EVENTS, events, "event_time"),
             (LATE_EVENTS, late, "event_time"),
+            (DUPLICATES, copies, "event_time"),
             (SESSIONS, sessions, "start"),
             (KPI_MINUTES, final, "minute"),
             # By when they were published: a refused record may have no event time at all.

@@ -46,9 +46,9 @@ def compare(left: Outputs, right: Outputs) -> Diff:
     """Field-by-field differences of ``right`` from ``left``."""
     diff = Diff()
     left_minutes, right_minutes = left.data_minutes(), right.data_minutes()
-    diff.minutes = _keyed(left_minutes, right_minutes)
+    diff.minutes = keyed(left_minutes, right_minutes)
     diff.compared_minutes = len(left_minutes.keys() | right_minutes.keys())
-    diff.sessions = _keyed(left.sessions, right.sessions)
+    diff.sessions = keyed(left.sessions, right.sessions)
     diff.compared_sessions = len(left.sessions.keys() | right.sessions.keys())
     diff.archive = [
         FieldDiff(name, "rows", left.archived_rows.get(name), right.archived_rows.get(name))
@@ -61,7 +61,11 @@ def compare(left: Outputs, right: Outputs) -> Diff:
     return diff
 
 
-def _keyed(left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> list[FieldDiff]:
+def keyed(left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> list[FieldDiff]:
+    """Each field that differs between two sides' rows of the same key.
+
+    A row on one side only is one difference, ``(whole row)``.
+    """
     out: list[FieldDiff] = []
     for key in sorted(left.keys() | right.keys()):
         if key not in left or key not in right:

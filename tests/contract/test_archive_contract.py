@@ -15,7 +15,7 @@ from adapters.archive import memory
 from adapters.archive.memory import MemoryArchive
 from adapters.archive.parquet import ParquetArchive, _translated
 from adapters.errors import TerminalError, TransientError
-from adapters.ports import Archive, ArchiveWrite
+from adapters.ports import BATCH_COLUMN, Archive, ArchiveWrite
 from adapters.registry import open_archive
 from tests.support.buckets import bucket_archive
 from tests.support.urls import with_query
@@ -178,6 +178,27 @@ def test_different_batches_accumulate_even_when_one_id_prefixes_another(archive:
 
     ids = sorted(archive.read("events")["event_id"].to_pylist())
     assert ids == [10, 11, 12, 13, 14, 15, 50]
+
+
+def test_read_with_batch_names_each_rows_batch(archive: Archive) -> None:
+    archive.write("events", events(), time_column="ts", batch_id="0000000007")
+    archive.write("events", events(first_id=10), time_column="ts", batch_id="a-1")
+    newer = events(TIMES[:2], first_id=20).append_column("coupon", pa.array(["X", "Y"]))
+    archive.write("events", newer, time_column="ts", batch_id="0000000010")
+
+    back = archive.read("events", with_batch=True)
+    batches = dict(zip(back["event_id"].to_pylist(), back[BATCH_COLUMN].to_pylist(), strict=True))
+    assert batches == {
+        **dict.fromkeys(range(6), "0000000007"),
+        **dict.fromkeys(range(10, 16), "a-1"),
+        20: "0000000010",
+        21: "0000000010",
+    }
+    # Filters still apply, and the plain read has no such column.
+    start = datetime(2026, 11, 25, 23, tzinfo=UTC)
+    late = archive.read("events", start, time_column="ts", with_batch=True)
+    assert late.num_rows == sum(t >= start for t in TIMES) * 2 + sum(t >= start for t in TIMES[:2])
+    assert BATCH_COLUMN not in archive.read("events").column_names
 
 
 def test_datasets_are_separate(archive: Archive) -> None:

@@ -69,6 +69,10 @@ def test_quick_chaos_has_no_differences_and_cleans_up(tmp_path: Path) -> None:
     assert changed["faults"][0].startswith("changed query") and "exit 0" not in changed["faults"][0]
     assert "written by another query" in changed["notes"][0]
 
+    # The recomputation from the archive agrees with the hot store after kills and floods.
+    for name in ("job-kills", "floods"):
+        assert rows[name]["reconcile"] == "reconciled: the hot store matches the archive"
+
     floods = rows["floods"]
     # 5 % malformed of 40,000: every kind, on the topic (the job's) or framing (the producer's).
     assert floods["dead_letters"] >= 0.04 * floods["events_in"]

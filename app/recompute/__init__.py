@@ -1,0 +1,1 @@
+"""Minutes and sessions recomputed from the archive: reconcile and backfill (docs/operations.md)."""

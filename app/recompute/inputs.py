@@ -1,0 +1,166 @@
+"""The archive read back as the bus records the job took, batch by batch.
+
+The job archives, under its own batch id, the events it counted, the events it found late,
+the duplicates it dropped and the records it refused (raw): together, every record of the
+batch (docs/operations.md). Rebuilding each batch's raw columns — the
+operator's input, ``value``, ``partition``, ``offset``, ``publish_time`` — and running the
+operator over them batch by batch moves the watermark exactly as the stream did, so the same
+events are late and the same minutes close.
+
+Archives written before duplicates were archived (the ``duplicates`` dataset) lack them: the
+counts are still reproduced (a duplicate counts nothing), but a minute a duplicate touched
+was written again by the stream with a later ``watermark`` field than the recomputation gives.
+
+The batch's clock, against which "in the future" is judged, is not archived; it is rebuilt.
+The archive knows each record's verdict, so any clock from the latest accepted event time less
+the allowance up to the earliest refused one less the allowance reproduces them all; the lower
+end is taken (never before the batch's last publish time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from adapters.ports import BATCH_COLUMN, Archive
+from app.events.contract import Event
+from app.events.rejects import MAX_FUTURE
+from app.pipeline.records import EVENT_FIELDS, POSITION
+from app.pipeline.sinks import DUPLICATES, EVENTS, LATE_EVENTS, REJECTS
+
+#: The operator's input columns, and the clock a recomputation passes it.
+RAW_COLUMNS = ("value", *POSITION, "batch_time")
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("value", pa.binary()),
+        pa.field("partition", pa.int32()),
+        pa.field("offset", pa.int64()),
+        pa.field("publish_time", pa.timestamp("us", tz="UTC")),
+        pa.field("batch_time", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ArchivedBatch:
+    """One batch of the job as the archive has it: its id and its records, rebuilt."""
+
+    batch_id: str
+    raw: pa.Table  # RAW_SCHEMA
+    events: int  # accepted records (counted, late or duplicate)
+    rejects: int
+    newest: datetime | None = None  # the latest accepted event time
+    event_ids: frozenset[str] = frozenset()
+    arrivals: int = 0  # events added to it by a backfill (app/recompute/arrivals.py)
+
+
+def serialize(row: dict[str, Any]) -> bytes:
+    """An archived event as the bytes a producer would have sent: the contract's own JSON."""
+    fields = {name: row.get(name) for name in EVENT_FIELDS}
+    for name in ("event_time", "ingest_ts"):
+        stamp = fields[name]
+        if isinstance(stamp, datetime):
+            fields[name] = _utc(stamp)
+    return Event.model_validate(fields).model_dump_json(exclude_none=True).encode()
+
+
+def _utc(stamp: datetime) -> datetime:
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def archived_batches(
+    archive: Archive, progress: Callable[[str], None] = lambda _: None
+) -> list[ArchivedBatch]:
+    """Every batch the archive holds records of, in batch order, as the operator's input."""
+    accepted = _by_batch(
+        _read(archive, EVENTS) + _read(archive, LATE_EVENTS) + _read(archive, DUPLICATES)
+    )
+    refused = _by_batch(_read(archive, REJECTS))
+    progress(
+        f"archive: {sum(map(len, accepted.values())):,} accepted events, "
+        f"{sum(map(len, refused.values())):,} refused records"
+    )
+    return [
+        _batch(batch_id, accepted.get(batch_id, []), refused.get(batch_id, []))
+        for batch_id in sorted(accepted.keys() | refused.keys())
+    ]
+
+
+def _batch(
+    batch_id: str,
+    accepted: list[dict[str, Any]],
+    refused: list[dict[str, Any]],
+) -> ArchivedBatch:
+    rows: list[dict[str, Any]] = [
+        {
+            "value": serialize(r),
+            "partition": r["partition"],
+            "offset": r["offset"],
+            "publish_time": _utc(r["publish_time"]),
+        }
+        for r in accepted
+    ]
+    rows += [
+        {
+            "value": r["raw"] or b"",
+            "partition": r["partition"],
+            "offset": r["offset"],
+            "publish_time": _utc(r["publish_time"]),
+        }
+        for r in refused
+    ]
+    rows.sort(key=lambda r: (r["partition"], r["offset"]))
+    clock = max(r["publish_time"] for r in rows)
+    newest = max((_utc(r["event_time"]) for r in accepted), default=None)
+    if newest is not None:
+        clock = max(clock, newest - MAX_FUTURE)
+    for r in rows:
+        r["batch_time"] = clock
+    return ArchivedBatch(
+        batch_id,
+        pa.Table.from_pylist(rows, schema=RAW_SCHEMA),
+        len(accepted),
+        len(refused),
+        newest,
+        frozenset(r["event_id"] for r in accepted),
+    )
+
+
+def add_arrivals(batch: ArchivedBatch, values: list[bytes], first_offset: int) -> ArchivedBatch:
+    """``batch`` with events a backfill adds, at its clock.
+
+    They were never on the bus, so they have no position there: partition -1, offsets from
+    ``first_offset`` (each added event gets its own, across batches).
+    """
+    clock = batch.raw["batch_time"][0].as_py()
+    added = pa.Table.from_pylist(
+        [
+            {
+                "value": value,
+                "partition": -1,
+                "offset": first_offset + n,
+                "publish_time": clock,
+                "batch_time": clock,
+            }
+            for n, value in enumerate(values)
+        ],
+        schema=RAW_SCHEMA,
+    )
+    return replace(batch, raw=pa.concat_tables([batch.raw, added]), arrivals=len(values))
+
+
+def _read(archive: Archive, dataset: str) -> list[dict[str, Any]]:
+    """The dataset's rows as dicts (decimals stay exact)."""
+    rows: list[dict[str, Any]] = archive.read(dataset, with_batch=True).to_pylist()
+    return rows
+
+
+def _by_batch(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(str(row[BATCH_COLUMN]), []).append(row)
+    return out
