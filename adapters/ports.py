@@ -296,6 +296,14 @@ class HotStore(Protocol):
         """
         ...
 
+    def delete_keys(self, collection: str, field: str, values: Sequence[Any]) -> int:
+        """Delete documents whose ``doc[field]`` is one of ``values``; returns how many.
+
+        For a backfill removing records a recomputation no longer has (sessions an added
+        event merged). Idempotent.
+        """
+        ...
+
     def drop(self, collection: str) -> None:
         """Remove a collection and its indexes; no error when it does not exist."""
         ...

@@ -250,6 +250,16 @@ class MemoryHotStore:
             coll.docs[:] = kept
         return deleted
 
+    def delete_keys(self, collection: str, field: str, values: Sequence[Any]) -> int:
+        """Delete documents whose ``doc[field]`` is one of ``values``; returns how many."""
+        wanted = {_frozen({field: _bson(v, collection)}, (field,)) for v in values}
+        with _LOCK:
+            coll = self._space().get(collection, _Collection())
+            kept = [d for d in coll.docs if _frozen(d, (field,)) not in wanted]
+            deleted = len(coll.docs) - len(kept)
+            coll.docs[:] = kept
+        return deleted
+
     def drop(self, collection: str) -> None:
         """Forget the collection and its indexes."""
         with _LOCK:

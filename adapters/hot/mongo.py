@@ -325,6 +325,14 @@ class MongoHotStore:
         with self._errors("delete_before", collection):
             return self._coll(collection).delete_many({field: {"$lt": cutoff}}).deleted_count
 
+    def delete_keys(self, collection: str, field: str, values: Sequence[Any]) -> int:
+        """Delete documents whose ``doc[field]`` is one of ``values``; returns how many."""
+        if not values:
+            return 0
+        with self._errors("delete_keys", collection):
+            found = self._coll(collection).delete_many({field: {"$in": list(values)}})
+            return found.deleted_count
+
     def drop(self, collection: str) -> None:
         """Drop the collection and its indexes; a missing one is fine."""
         with self._errors("drop", collection):

@@ -17,10 +17,12 @@ from typing import Annotated
 import typer
 
 from adapters.errors import ConfigurationError, StreamkitError
+from adapters.urls import mask_url
 from app import bootstrap
 from app.cli.kpis import parse_time
 from app.cli.output import echo, fail_on_error
 from app.cli.wiring import hot_store, load_settings, naming
+from app.pipeline.documents import HEALTH
 from app.recompute.arrivals import Placed, place, read_events
 from app.recompute.inputs import ArchivedBatch
 from app.recompute.rerun import Recomputed
@@ -70,7 +72,7 @@ def _recompute(
         batches = archived_batches(archive, _progress)
     if not batches:
         msg = (
-            f"the archive {settings.archive_url} holds no events, late events or refused "
+            f"the archive {mask_url(settings.archive_url)} holds no events, late events or refused "
             "records: nothing to recompute (is STREAMKIT_ARCHIVE_URL the job's?)"
         )
         raise ConfigurationError(msg)
@@ -110,7 +112,10 @@ def reconcile(
     store = hot_store(load_settings())
     try:
         with naming("STREAMKIT_HOT_STORE_URL"):
-            found = compare(store, recomputed, start, end)
+            health = store.latest(HEALTH, "job") or {}
+            done = health.get("batch_id")
+            job_batch = int(done) if isinstance(done, int) else None
+            found = compare(store, recomputed, start, end, job_batch=job_batch)
     finally:
         with contextlib.suppress(StreamkitError):
             store.close()
@@ -126,6 +131,9 @@ def reconcile(
         echo(f"  {d.where}  {d.field}: hot store {d.left!r}, archive {d.right!r}")
     if len(differences) > show:
         echo(f"  … {len(differences) - show:,} more")
+    if not found.compared_minutes and not found.compared_sessions:
+        echo("nothing to compare: no minute or session in the range, stored or recomputed")
+        return
     if found.identical:
         echo("reconciled: the hot store matches the archive")
         return
@@ -190,8 +198,16 @@ def backfill(
         f"minutes, {done.sessions:,} sessions ({done.session_minutes:,} session-minute sums), "
         f"archive files of {len(done.archive_batches):,} batches rewritten"
     )
-    if placed:
-        echo(f"{placed[0].added:,} added events archived in the batches they joined")
+    if placed and placed[0].added:
+        echo(
+            f"{placed[0].added:,} added events archived in the batches they joined. The job "
+            "keeps each minute's counts for 7 days of event time and rewrites a minute from "
+            "them when a later record touches it, without the added events: `streamkit "
+            "reconcile` then flags that minute, and this backfill without --events (the "
+            "archive has them now) puts them back"
+        )
+    if done.sessions_removed:
+        echo(f"{done.sessions_removed:,} stored sessions the recomputation no longer has removed")
     if done.stored_only:
         listed = ", ".join(f"{m:%Y-%m-%d %H:%M}" for m in done.stored_only[:10])
         echo(

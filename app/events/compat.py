@@ -110,11 +110,12 @@ def _version(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Problem]:
 def version_of(schema: Mapping[str, Any]) -> int | None:
     """The contract version a schema describes: from its ``$id`` (``…/v2.json``).
 
-    Schemas from before the ``$id`` carried it give their ``schema_version`` default.
+    An ``$id`` without ``v<N>`` gives none (nothing to compare); a schema without ``$id``
+    gives its ``schema_version`` default.
     """
-    found = re.search(r"/v(\d+)\.json$", str(schema.get("$id", "")))
-    if found:
-        return int(found[1])
+    if "$id" in schema:
+        found = re.search(r"/v(\d+)\.json$", str(schema["$id"]))
+        return int(found[1]) if found else None
     default = _field(schema.get("properties", {}).get("schema_version")).get("default")
     return default if isinstance(default, int) else None
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import pyarrow.compute as pc
 
 from adapters.errors import ConfigurationError
 from app.events.contract import Event
@@ -84,10 +85,17 @@ def place(batches: list[ArchivedBatch], events: list[Event]) -> Placed:
             out.too_new.append(event.event_id)
             continue
         chosen.setdefault(at, []).append(event)
-    offset = 0
+    # Added events of an earlier backfill are archived on partition -1 too: continue after them.
+    offset = 1 + max((_added_offset(b) for b in batches), default=-1)
     for at, added in sorted(chosen.items()):
         values = [e.model_dump_json(exclude_none=True).encode() for e in added]
         out.batches[at] = add_arrivals(out.batches[at], values, offset)
         offset += len(values)
         out.added += len(values)
     return out
+
+
+def _added_offset(batch: ArchivedBatch) -> int:
+    """The largest offset of events a backfill added to ``batch`` before (-1: none)."""
+    added = batch.raw.filter(pc.equal(batch.raw["partition"], -1))
+    return int(pc.max(added["offset"]).as_py()) if added.num_rows else -1

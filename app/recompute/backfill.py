@@ -4,9 +4,10 @@
   ``watermark``); one document is one minute, so each replacement is atomic. Fields the
   recomputation does not produce — the latency histogram, which measured the original run's
   wall clock — are left as stored.
-* Sessions that started in the range are upserted by session id, and the ``session_minutes``
-  sums of the minutes in the range are set to the recomputed sessions' sums (absolute values,
-  not increments: a backfill run twice writes the same).
+* Sessions that started in the range are upserted by session id, stored ones the
+  recomputation no longer has (an added event merged or moved them) are deleted, and the
+  ``session_minutes`` sums of the minutes in the range are set to the recomputed sessions'
+  sums (absolute values, not increments: a backfill run twice writes the same).
 * Events added to the recomputation (``--events``, app/recompute/arrivals.py) are archived
   first: each batch they joined has its events, late events and duplicates rewritten.
 * In the archive, each batch that closed a minute or a session of the range has its
@@ -36,6 +37,7 @@ class Backfilled:
 
     minutes: int = 0
     sessions: int = 0
+    sessions_removed: int = 0  # stored in the range, gone from the recomputation
     session_minutes: int = 0
     archive_batches: list[str] = field(default_factory=list)
     stored_only: list[datetime] = field(default_factory=list)  # in the hot store, not recomputed
@@ -77,7 +79,22 @@ def backfill(
     if sessions:
         hot.upsert_many(SESSIONS, sessions, ["session_id"])
     out.sessions = len(sessions)
+    # A session id is its user and start: an added event that starts a session earlier, or
+    # bridges two, leaves stored sessions the recomputation no longer has.
+    kept = {doc["session_id"] for doc in sessions}
+    stale = [
+        doc["session_id"]
+        for doc in hot.find_range(SESSIONS, "start", start, end)
+        if doc["session_id"] not in kept
+    ]
+    out.sessions_removed = hot.delete_keys(SESSIONS, "session_id", stale) if stale else 0
     sums = _session_sums(recomputed, start, end, now)
+    summed = {doc["minute"] for doc in sums}
+    sums += [  # minutes whose sessions all went: their sums are zero now
+        {"minute": utc(doc["minute"]), **dict.fromkeys(SESSION_SUMS, 0), "written_at": now}
+        for doc in hot.find_range(SESSION_MINUTES, "minute", start, end)
+        if utc(doc["minute"]) not in summed
+    ]
     if sums:
         hot.upsert_many(SESSION_MINUTES, sums, ["minute"])
     out.session_minutes = len(sums)

@@ -13,23 +13,27 @@ was written again by the stream with a later ``watermark`` field than the recomp
 
 The batch's clock, against which "in the future" is judged, is not archived; it is rebuilt.
 The archive knows each record's verdict, so any clock from the latest accepted event time less
-the allowance up to the earliest refused one less the allowance reproduces them all; the lower
-end is taken (never before the batch's last publish time).
+the allowance up to the earliest future-dated reject's less the allowance reproduces them all
+(:func:`_clock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from adapters.errors import ConfigurationError
 from adapters.ports import BATCH_COLUMN, Archive
+from adapters.urls import mask_url
 from app.events.contract import Event
-from app.events.rejects import MAX_FUTURE
-from app.pipeline.records import EVENT_FIELDS, POSITION
+from app.events.rejects import MAX_FUTURE, Reason
+from app.pipeline.documents import KPI_MINUTES
+from app.pipeline.records import EVENT_FIELDS, POSITION, event_time_of
 from app.pipeline.sinks import DUPLICATES, EVENTS, LATE_EVENTS, REJECTS
 
 #: The operator's input columns, and the clock a recomputation passes it.
@@ -84,6 +88,15 @@ def archived_batches(
         f"archive: {sum(map(len, accepted.values())):,} accepted events, "
         f"{sum(map(len, refused.values())):,} refused records"
     )
+    odd = sorted(b for b in accepted.keys() | refused.keys() if not b.isdigit())
+    if odd:
+        msg = (
+            f"archive files of batch {odd[0]!r} are not the stream job's (its batch ids are "
+            f"numbers): the archive at {mask_url(archive.url)} holds other writers' files, "
+            "which a recomputation cannot place"
+        )
+        raise ConfigurationError(msg)
+    _check_rejects_archived(archive, refused)
     return [
         _batch(batch_id, accepted.get(batch_id, []), refused.get(batch_id, []))
         for batch_id in sorted(accepted.keys() | refused.keys())
@@ -114,10 +127,8 @@ def _batch(
         for r in refused
     ]
     rows.sort(key=lambda r: (r["partition"], r["offset"]))
-    clock = max(r["publish_time"] for r in rows)
     newest = max((_utc(r["event_time"]) for r in accepted), default=None)
-    if newest is not None:
-        clock = max(clock, newest - MAX_FUTURE)
+    clock = _clock(rows, newest, refused)
     for r in rows:
         r["batch_time"] = clock
     return ArchivedBatch(
@@ -128,6 +139,32 @@ def _batch(
         newest,
         frozenset(r["event_id"] for r in accepted),
     )
+
+
+def _clock(
+    rows: list[dict[str, Any]], newest: datetime | None, refused: list[dict[str, Any]]
+) -> datetime:
+    """A clock under which every record of the batch gets the verdict it got in the stream.
+
+    At least the newest accepted time less the allowance (else it would be "in the future"),
+    and below the earliest future-dated reject's time less the allowance (else it would now
+    pass). The batch's last publish time is taken when it fits: a producer's clock may run
+    ahead of the job's, so it is not a bound.
+    """
+    lowest = newest - MAX_FUTURE if newest is not None else None
+    futures = [
+        t
+        for r in refused
+        if r["reason"] == Reason.FUTURE_EVENT_TIME.value
+        and (t := event_time_of(r["raw"] or b"")) is not None
+    ]
+    below = min(futures) - MAX_FUTURE if futures else None
+    clock: datetime = max(r["publish_time"] for r in rows)
+    if lowest is not None:
+        clock = max(clock, lowest)
+    if below is not None and clock >= below:
+        clock = lowest if lowest is not None else below - timedelta(milliseconds=1)
+    return clock
 
 
 def add_arrivals(batch: ArchivedBatch, values: list[bytes], first_offset: int) -> ArchivedBatch:
@@ -151,6 +188,20 @@ def add_arrivals(batch: ArchivedBatch, values: list[bytes], first_offset: int) -
         schema=RAW_SCHEMA,
     )
     return replace(batch, raw=pa.concat_tables([batch.raw, added]), arrivals=len(values))
+
+
+def _check_rejects_archived(archive: Archive, refused: dict[str, list[dict[str, Any]]]) -> None:
+    """Refuse an archive from before rejects were archived: its dead letters would count 0."""
+    final = archive.read(KPI_MINUTES)
+    if refused or not final.num_rows or "deadlettered" not in final.column_names:
+        return
+    if pc.sum(final["deadlettered"]).as_py():
+        msg = (
+            "the archive's final minutes count dead letters but it holds no rejected records: "
+            "it was written before the job archived them (the `rejects` dataset), and a "
+            "recomputation would count none; reconcile or backfill only ranges written since"
+        )
+        raise ConfigurationError(msg)
 
 
 def _read(archive: Archive, dataset: str) -> list[dict[str, Any]]:

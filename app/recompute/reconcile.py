@@ -7,9 +7,10 @@ rewrite a minute one batch later; docs/operations.md). The latency histogram is 
 compared: it measures the wall clock of the run, which a recomputation cannot repeat.
 Sessions are compared whole, by session id, for sessions that started in the range.
 
-A document that differs and was written by a batch newer than the archive's last one (a
-running job archives a batch just after writing it to the hot store) is listed as *ahead*,
-not as a difference.
+A document that differs and was written by a batch newer than the archive's last complete
+one is listed as *ahead*, not as a difference: a running job writes a batch to the hot store,
+then to the archive dataset by dataset, and reports it done in its health document after; the
+archive's newest batch counts as complete once the job has reported it.
 """
 
 from __future__ import annotations
@@ -59,11 +60,23 @@ def in_range(stamp: Any, start: datetime, end: datetime) -> bool:
 
 
 def reconcile(
-    hot: HotStore, recomputed: Recomputed, start: datetime, end: datetime
+    hot: HotStore,
+    recomputed: Recomputed,
+    start: datetime,
+    end: datetime,
+    *,
+    job_batch: int | None = None,
 ) -> Reconciliation:
-    """The differences of the hot store's minutes and sessions in ``[start, end)``."""
+    """The differences of the hot store's minutes and sessions in ``[start, end)``.
+
+    ``job_batch`` is the last batch the job reported done (its health document), if any.
+    """
     out = Reconciliation(start, end)
     last = int(recomputed.last_batch) if recomputed.last_batch is not None else -1
+    if job_batch is not None and job_batch < last:
+        # The job has not finished the archive's newest batch: its archive files may be
+        # part-written (the hot store first, then the datasets one by one).
+        last -= 1
     stored = {_iso(doc["minute"]): doc for doc in hot.find_range(KPI_MINUTES, "minute", start, end)}
     fresh = {_iso(m): doc for m, doc in recomputed.minutes.items() if start <= m < end}
     out.minutes = _differences(stored, fresh, _minute, last, out.ahead)

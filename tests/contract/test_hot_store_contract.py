@@ -495,6 +495,16 @@ def test_delete_before(hot: Hot) -> None:
     assert hot.store.delete_before(f"{hot.coll}_missing", "ts", T0) == 0
 
 
+def test_delete_keys(hot: Hot) -> None:
+    docs = kpis(5)
+    hot.store.upsert_many(hot.coll, docs, key=["id"])
+    assert hot.store.delete_keys(hot.coll, "id", [1, 3, 99]) == 2
+    assert [d["id"] for d in hot.all()] == [0, 2, 4]
+    assert hot.store.delete_keys(hot.coll, "id", [1, 3]) == 0
+    assert hot.store.delete_keys(hot.coll, "id", []) == 0
+    assert hot.store.delete_keys(f"{hot.coll}_missing", "id", [1]) == 0
+
+
 def test_datetimes_round_trip_as_aware_utc(hot: Hot) -> None:
     plus2 = timezone(timedelta(hours=2))
     written = [

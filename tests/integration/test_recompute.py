@@ -168,30 +168,42 @@ def test_reconcile_and_backfill_reproduce_the_stream(spark: Any, tmp_path: Path)
     assert len(final) == len({r["minute"] for r in final})
 
     # Events too late for the stream, added by a backfill: counted in their minute, archived.
+    # One is a page view 3 minutes before a stored session of its user: the session starts
+    # earlier now, under another id, and the old one must go.
     late = [_late_event(n, minute + timedelta(seconds=10 + n)) for n in range(4)]
+    sessions_by_start = sorted(streamed[SESSIONS].values(), key=lambda d: d["start"])
+    moved = sessions_by_start[len(sessions_by_start) // 2]
+    earlier = moved["start"] - timedelta(minutes=3)
+    late.append(_late_event(9, earlier, user=moved["user_id"], event_type="page_view"))
     placed = place(found, late)
-    assert placed.added == 4 and not placed.already_archived and not placed.too_new
+    assert placed.added == 5 and not placed.already_archived and not placed.too_new
     with_late = recompute(spark, placed.batches, tmp_path / "with-late")
-    backfill(hot, archive, with_late, minute, minute + timedelta(minutes=1))
+    done = backfill(hot, archive, with_late, *EVERYTHING)
+    assert done.sessions_removed >= 1
     after = documents(hot, KPI_MINUTES, "minute")[minute]
     before = streamed[KPI_MINUTES][minute]
     assert after["purchases"] == before["purchases"] + 4
     assert after["revenue_cents"] == before["revenue_cents"] + 4 * 1999
     assert after["late_dropped"] == before["late_dropped"]
+    stored = documents(hot, SESSIONS, "session_id")
+    assert moved["session_id"] not in stored
+    assert any(d["user_id"] == moved["user_id"] and d["start"] == earlier for d in stored.values())
     again = archived_batches(archive)  # the added events are archived now
-    assert place(again, late).already_archived == [e.event_id for e in late]
+    assert sorted(place(again, late).already_archived) == sorted(e.event_id for e in late)
     assert reconcile(hot, recompute(spark, again, tmp_path / "again"), *EVERYTHING).identical
 
 
-def _late_event(n: int, at: datetime) -> Event:
+def _late_event(
+    n: int, at: datetime, *, user: str | None = None, event_type: str = "purchase"
+) -> Event:
     return Event.model_validate(
         {
             "event_id": f"late-{n}",
             "event_time": at,
-            "event_type": "purchase",
-            "user_id": f"late-user-{n}",
+            "event_type": event_type,
+            "user_id": user or f"late-user-{n}",
             "product_id": "p1",
-            "price": "19.99",
+            "price": "19.99" if event_type == "purchase" else None,
         }
     )
 

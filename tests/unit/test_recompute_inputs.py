@@ -120,6 +120,42 @@ def test_a_batch_clock_keeps_every_verdict(archive: MemoryArchive) -> None:
     assert isinstance(validate(batch.raw["value"][0].as_py(), clock), Event)
 
 
+def test_a_producer_clock_ahead_does_not_let_a_refused_record_in(archive: MemoryArchive) -> None:
+    # The stream's clock was T0; a record 6 minutes ahead of it was refused as future-dated,
+    # published by a producer whose clock ran 2 minutes ahead (publish time T0 + 2 min).
+    raw = json.dumps(
+        {
+            "event_id": "f",
+            "event_time": "2026-11-25T10:06:00Z",
+            "event_type": "page_view",
+            "user_id": "u",
+            "product_id": "p",
+        }
+    ).encode()
+    reject = {
+        "raw": raw,
+        "reason": "future_event_time",
+        "message": "ahead",
+        "partition": 0,
+        "offset": 1,
+        "publish_time": T0 + timedelta(minutes=2),
+    }
+    archive.write(
+        REJECTS, pa.Table.from_pylist([reject]), time_column="publish_time", batch_id="0000000000"
+    )
+    archive.write(
+        EVENTS,
+        archived([event(1, T0 - timedelta(minutes=1))], 0, T0),
+        time_column="event_time",
+        batch_id="0000000000",
+    )
+    (batch,) = archived_batches(archive)
+    clock = batch.raw["batch_time"][0].as_py()
+    values = dict(zip(batch.raw["offset"].to_pylist(), batch.raw["value"].to_pylist(), strict=True))
+    assert not isinstance(validate(values[1], clock), Event)  # still refused
+    assert isinstance(validate(values[0], clock), Event)  # still accepted
+
+
 def test_added_events_join_the_first_batch_that_reached_their_time(
     archive: MemoryArchive,
 ) -> None:
