@@ -114,24 +114,23 @@ def test_each_mechanism_round_trips(listener: SecureListener, mechanism: str) ->
         bus.close()
 
 
-def test_a_wrong_password_is_refused(listener: SecureListener) -> None:
-    options = {**listener.client_options(), "sasl.password": "not-the-password"}
+def assert_refused(listener: SecureListener, **override: str) -> None:
+    """A client with ``override`` on top of the right options cannot reach the listener."""
+    options = {**listener.client_options(), **override}
     bus = open_bus(f"kafka://{listener.address}/_streamkit_health", security=options)
     try:
         with pytest.raises(StreamkitError):
             bus.ping(3)
     finally:
         bus.close()
+
+
+def test_a_wrong_password_is_refused(listener: SecureListener) -> None:
+    assert_refused(listener, **{"sasl.password": "not-the-password"})
 
 
 def test_an_unknown_ca_is_refused(listener: SecureListener, tmp_path: Path) -> None:
     from app.localstack.certs import make_local_certificates
 
     other = make_local_certificates(tmp_path / "other")
-    options = {**listener.client_options(), "ssl.ca.location": str(other.ca_file)}
-    bus = open_bus(f"kafka://{listener.address}/_streamkit_health", security=options)
-    try:
-        with pytest.raises(StreamkitError):
-            bus.ping(3)
-    finally:
-        bus.close()
+    assert_refused(listener, **{"ssl.ca.location": str(other.ca_file)})
