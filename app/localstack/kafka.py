@@ -119,7 +119,9 @@ class KafkaService(NativeService):
             return  # formatted before: keep the topics and their data
         cluster_id = self._cluster_id()
         progress(f"kafka: formatting {self.log_dirs} (cluster {cluster_id})")
-        scram = [a for c in self.listener.scram_credentials() for a in ("--add-scram", c)]
+        # Only with the listener: without it there is no password file to read.
+        credentials = self.listener.scram_credentials() if secure else []
+        scram = [a for c in credentials for a in ("--add-scram", c)]
         run_build(
             self._java(
                 "kafka.tools.StorageTool",
@@ -130,7 +132,7 @@ class KafkaService(NativeService):
                 cluster_id,
                 "-c",
                 str(self.properties_file),
-                *(scram if secure else []),
+                *scram,
             ),
             cwd=self.data_dir,
             what="formatting the Kafka log dirs",
