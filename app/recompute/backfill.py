@@ -20,6 +20,7 @@ A minute stored in the hot store but absent from the recomputation is reported, 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,8 +28,9 @@ import pyarrow as pa
 
 from adapters.ports import Archive, HotStore
 from app.pipeline.documents import KPI_MINUTES, SESSION_MINUTES, SESSION_SUMS, SESSIONS
+from app.recompute.inputs import utc
 from app.recompute.reconcile import in_range
-from app.recompute.rerun import Document, Recomputed, utc
+from app.recompute.rerun import Document, Recomputed
 
 
 @dataclass
@@ -71,10 +73,9 @@ def backfill(
         if utc(doc["minute"]) not in written
     ]
 
+    recomputed_sessions = recomputed.session_documents()
     sessions = [
-        doc | stamp
-        for doc in recomputed.session_documents().values()
-        if in_range(doc["start"], start, end)
+        doc | stamp for doc in recomputed_sessions.values() if in_range(doc["start"], start, end)
     ]
     if sessions:
         hot.upsert_many(SESSIONS, sessions, ["session_id"])
@@ -88,7 +89,7 @@ def backfill(
         if doc["session_id"] not in kept
     ]
     out.sessions_removed = hot.delete_keys(SESSIONS, "session_id", stale) if stale else 0
-    sums = _session_sums(recomputed, start, end, now)
+    sums = _session_sums(recomputed_sessions.values(), start, end, now)
     summed = {doc["minute"] for doc in sums}
     sums += [  # minutes whose sessions all went: their sums are zero now
         {"minute": utc(doc["minute"]), **dict.fromkeys(SESSION_SUMS, 0), "written_at": now}
@@ -120,11 +121,11 @@ def _column(table: pa.Table, name: str) -> list[datetime]:
 
 
 def _session_sums(
-    recomputed: Recomputed, start: datetime, end: datetime, now: datetime
+    sessions: Iterable[Document], start: datetime, end: datetime, now: datetime
 ) -> list[Document]:
     """Per minute of session end in the range, the sums the job adds up (absolute)."""
     sums: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SESSION_SUMS, 0))
-    for doc in recomputed.session_documents().values():
+    for doc in sessions:
         if not in_range(doc["end"], start, end):
             continue
         minute = utc(doc["end"]).replace(second=0, microsecond=0)

@@ -68,11 +68,12 @@ def serialize(row: dict[str, Any]) -> bytes:
     for name in ("event_time", "ingest_ts"):
         stamp = fields[name]
         if isinstance(stamp, datetime):
-            fields[name] = _utc(stamp)
+            fields[name] = utc(stamp)
     return Event.model_validate(fields).model_dump_json(exclude_none=True).encode()
 
 
-def _utc(stamp: datetime) -> datetime:
+def utc(stamp: datetime) -> datetime:
+    """An aware UTC datetime (stores and pyarrow may hand back naive ones meaning UTC)."""
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
@@ -113,7 +114,7 @@ def _batch(
             "value": serialize(r),
             "partition": r["partition"],
             "offset": r["offset"],
-            "publish_time": _utc(r["publish_time"]),
+            "publish_time": utc(r["publish_time"]),
         }
         for r in accepted
     ]
@@ -122,12 +123,12 @@ def _batch(
             "value": r["raw"] or b"",
             "partition": r["partition"],
             "offset": r["offset"],
-            "publish_time": _utc(r["publish_time"]),
+            "publish_time": utc(r["publish_time"]),
         }
         for r in refused
     ]
     rows.sort(key=lambda r: (r["partition"], r["offset"]))
-    newest = max((_utc(r["event_time"]) for r in accepted), default=None)
+    newest = max((utc(r["event_time"]) for r in accepted), default=None)
     clock = _clock(rows, newest, refused)
     for r in rows:
         r["batch_time"] = clock

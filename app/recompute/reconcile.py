@@ -24,7 +24,8 @@ from adapters.ports import HotStore
 from app.pipeline.documents import KPI_MINUTES, SESSIONS
 from app.pipeline.output import MINUTE_COLUMNS
 from app.pipeline.sinks import SESSION_FIELDS
-from app.recompute.rerun import Document, Recomputed, utc
+from app.recompute.inputs import utc
+from app.recompute.rerun import Document, Recomputed
 from app.rehearse.diff import FieldDiff, keyed
 
 #: The fields of a minute document a recomputation must reproduce.

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from app.pipeline.operator import Kind, operate
 from app.pipeline.output import MINUTE_COLUMNS
 from app.pipeline.records import EVENT_FIELDS, POSITION
 from app.pipeline.sinks import DUPLICATES, EVENTS, LATE_EVENTS, rows_of, session_rows
-from app.recompute.inputs import ArchivedBatch
+from app.recompute.inputs import ArchivedBatch, utc
 
 Document = dict[str, Any]
 
@@ -53,11 +53,6 @@ class Recomputed:
             for row in table.to_pylist():
                 out[row["session_id"]] = row | {"batch_id": int(batch_id)}
         return out
-
-
-def utc(stamp: datetime) -> datetime:
-    """An aware UTC datetime (stores may hand back naive ones meaning UTC)."""
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def recompute(
