@@ -88,6 +88,11 @@ def rows_of(table: pa.Table, kind: Kind, columns: tuple[str, ...]) -> pa.Table:
     return table.filter(pc.equal(table["kind"], kind.value)).select(list(columns))
 
 
+def closing_minutes(minutes: pa.Table) -> pa.Table:
+    """The minute rows that became final in their batch (what the archive keeps), as stored."""
+    return minutes.filter(pc.fill_null(minutes["closing"], False)).drop_columns(["closing"])
+
+
 def session_rows(table: pa.Table) -> pa.Table:
     """The closed sessions among the operator's rows, as stored (:data:`SESSION_FIELDS`)."""
     sid = ("sid", *SESSION_FIELDS[1:])
@@ -302,7 +307,7 @@ class Sinks:
         name = f"{batch_id:010d}"
         late = rows_of(table, Kind.LATE, (*EVENT_FIELDS, *POSITION))
         copies = rows_of(table, Kind.DUPLICATE, (*EVENT_FIELDS, *POSITION))
-        final = minutes.filter(pc.fill_null(minutes["closing"], False)).drop_columns(["closing"])
+        final = closing_minutes(minutes)
         for dataset, rows, time_column in (
             (EVENTS, events, "event_time"),
             (LATE_EVENTS, late, "event_time"),

@@ -19,13 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.pipeline.operator import Kind, operate
 from app.pipeline.output import MINUTE_COLUMNS
 from app.pipeline.records import EVENT_FIELDS, POSITION
-from app.pipeline.sinks import DUPLICATES, EVENTS, LATE_EVENTS, rows_of, session_rows
+from app.pipeline.sinks import (
+    DUPLICATES,
+    EVENTS,
+    LATE_EVENTS,
+    closing_minutes,
+    rows_of,
+    session_rows,
+)
 from app.recompute.inputs import ArchivedBatch, utc
 
 Document = dict[str, Any]
@@ -117,7 +123,7 @@ def _take(result: Recomputed, table: pa.Table, batch_id: str) -> None:
     for row in minutes.drop_columns(["closing"]).to_pylist():
         minute = utc(row["minute"])
         result.minutes[minute] = row | {"minute": minute, "batch_id": int(batch_id)}
-    final = minutes.filter(pc.fill_null(minutes["closing"], False)).drop_columns(["closing"])
+    final = closing_minutes(minutes)
     if final.num_rows:
         result.closing[batch_id] = final
     sessions = session_rows(table)
